@@ -1,0 +1,109 @@
+/* The daemon's configuration as a plain struct, loaded from a key file or SipEndpoint.config. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SP_CONFIG_ERROR (sp_config_error_quark())
+
+typedef enum {
+	SP_CONFIG_ERROR_IO,      /* file missing or unreadable */
+	SP_CONFIG_ERROR_PARSE,   /* syntax error */
+	SP_CONFIG_ERROR_INVALID, /* a key with a bad value, a missing required key */
+} SpConfigError;
+
+GQuark sp_config_error_quark(void);
+
+typedef enum {
+	SP_TRANSPORT_UDP,
+	SP_TRANSPORT_TCP,
+	SP_TRANSPORT_TLS,
+} SpTransport;
+
+const char *sp_transport_to_string(SpTransport t);
+gboolean sp_transport_from_string(const char *s, SpTransport *out);
+
+typedef enum {
+	SP_DTMF_RFC4733,
+	SP_DTMF_INFO,
+	SP_DTMF_INBAND,
+} SpDtmfMethod;
+
+const char *sp_dtmf_method_to_string(SpDtmfMethod m);
+gboolean sp_dtmf_method_from_string(const char *s, SpDtmfMethod *out);
+
+/* One SIP Server site. Times are in milliseconds. */
+typedef struct {
+	guint id;
+	char *user;          /* the DN */
+	char *server;        /* host[:port] */
+	SpTransport protocol;
+	char *domain;        /* registrar domain; NULL: the server's host */
+	char *auth_user;     /* NULL: user */
+	char *password;      /* resolved secret (from password, password-file or credentials) */
+	char *display_name;
+	char *local_address; /* NULL: the default route's address */
+	char *ca_file;       /* TLS: CA bundle; NULL: the system's */
+	gboolean tls_verify; /* default TRUE */
+	gboolean enabled;    /* default TRUE */
+	guint reregister_in_seconds; /* default 3600 */
+	guint reg_timeout_ms;        /* REGISTER transaction timeout; default 0 = sofia's */
+	guint keepalive_interval_ms; /* default 5000 */
+	guint probe_timeout_ms;      /* default 2000 */
+	guint probe_failures;        /* default 2 */
+	guint down_probe_interval_ms; /* default 2000 */
+	guint retry_min_ms;          /* default 1000 */
+	guint retry_max_ms;          /* default 30000 */
+} SpConnectionConfig;
+
+typedef struct {
+	char *socket_path;   /* NULL: the default of SPEC §4 */
+	char *log_level;     /* NULL: "info" */
+	guint shutdown_timeout_ms; /* default 3000 */
+	guint rtp_port_min;  /* default 16384 */
+	guint rtp_port_max;  /* default 32767 */
+} SpDaemonConfig;
+
+typedef struct {
+	gboolean auto_answer;        /* default FALSE */
+	gboolean honor_answer_after; /* default TRUE */
+	SpDtmfMethod dtmf_method;    /* default RFC4733 */
+	guint invite_failover_timeout_ms; /* default 2000 */
+} SpPolicyConfig;
+
+typedef struct {
+	char *capture;  /* ALSA PCM name; default "default" */
+	char *playback; /* default "default" */
+} SpAudioConfig;
+
+typedef struct {
+	char *path; /* the file it came from, or NULL */
+	SpDaemonConfig daemon;
+	SpPolicyConfig policy;
+	SpAudioConfig audio;
+	GPtrArray *connections; /* SpConnectionConfig*, owned, sorted by id */
+	GPtrArray *warnings;    /* char*: unknown settings etc., to log once at start-up */
+} SpConfig;
+
+SpConfig *sp_config_new(void); /* all defaults, no connections */
+void sp_config_free(SpConfig *config);
+/* Detects the format by content (XML or key file). Errors name file, line/element and key. */
+SpConfig *sp_config_load(const char *path, GError **error);
+/* The default path of SPEC §5 that exists, or NULL. */
+char *sp_config_default_path(void);
+
+SpConnectionConfig *sp_connection_config_new(void); /* defaults, id 0 */
+SpConnectionConfig *sp_connection_config_copy(const SpConnectionConfig *c);
+void sp_connection_config_free(SpConnectionConfig *c);
+/* Checks required fields and ranges; fills domain defaults. */
+gboolean sp_connection_config_validate(SpConnectionConfig *c, GError **error);
+/* Sets one option by its key-file name ("reregister-in-seconds", "password-file", ...) from a
+ * string; used by the key-file loader and by AddConnection. */
+gboolean sp_connection_config_set(SpConnectionConfig *c, const char *key, const char *value,
+				  GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpConfig, sp_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpConnectionConfig, sp_connection_config_free)
+
+G_END_DECLS

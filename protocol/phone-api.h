@@ -1,0 +1,38 @@
+/* The small API through which the control protocol drives the phone; it knows nothing of SIP. */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "config/config.h"
+
+G_BEGIN_DECLS
+
+/*
+ * Every entry validates what the protocol layer cannot (ids, states) and fails with an SP_ERROR.
+ * json_object results are transfer full. An entry left NULL makes its method answer
+ * -32005 Unsupported. Methods reply when the request is accepted; outcomes arrive as events.
+ */
+typedef struct {
+	json_object *(*get_status)(gpointer phone); /* merged into GetStatus's result */
+	json_object *(*get_connections)(gpointer phone);
+	json_object *(*add_connection)(gpointer phone, SpConnectionConfig *config /* transfer full */,
+				       GError **error);
+	gboolean (*enable_connection)(gpointer phone, guint connection_id, GError **error);
+	gboolean (*disable_connection)(gpointer phone, guint connection_id, GError **error);
+	gboolean (*remove_connection)(gpointer phone, guint connection_id, GError **error);
+
+	json_object *(*dial)(gpointer phone, guint connection_id, const char *destination,
+			     GError **error);
+	gboolean (*answer)(gpointer phone, const char *session_id, GError **error);
+	gboolean (*hangup)(gpointer phone, const char *session_id, GError **error);
+	gboolean (*hold)(gpointer phone, const char *session_id, GError **error);
+	gboolean (*retrieve)(gpointer phone, const char *session_id, GError **error);
+	gboolean (*send_dtmf)(gpointer phone, const char *session_id, const char *digits,
+			      GError **error);
+	gboolean (*transfer)(gpointer phone, const char *session_id, const char *destination,
+			     GError **error);
+	json_object *(*get_sessions)(gpointer phone);
+} SpPhoneApi;
+
+G_END_DECLS
