@@ -1,0 +1,45 @@
+/* The phone's calls: the session list, Dial with failover, one active call, 3pcc. */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "daemon/connection.h"
+#include "daemon/session.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SpCalls SpCalls;
+
+SpCalls *sp_calls_new(SpPhone *phone);
+void sp_calls_free(SpCalls *calls);
+
+/* connection.c calls this right after nua_create() to set call-related NUA parameters. */
+void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua);
+
+/* A new INVITE (hmagic NULL) arrived through c. */
+void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *nh,
+				 sip_t const *sip, tagi_t tags[]);
+/* c changed status (for failover of calls being dialled, and sessions of removed sites). */
+void sp_calls_on_connection_status(SpCalls *calls, SpConnection *c);
+
+/* Shutdown: hang up everything (BYE/CANCEL/486) without waiting. */
+void sp_calls_hangup_all(SpCalls *calls);
+guint sp_calls_count(SpCalls *calls);
+
+/* The SpPhoneApi entries for calls; same contracts as in protocol/phone-api.h. */
+json_object *sp_calls_dial(SpCalls *calls, guint connection_id, const char *destination,
+			   GError **error);
+gboolean sp_calls_answer(SpCalls *calls, const char *session_id, GError **error);
+gboolean sp_calls_hangup(SpCalls *calls, const char *session_id, GError **error);
+gboolean sp_calls_hold(SpCalls *calls, const char *session_id, GError **error);
+gboolean sp_calls_retrieve(SpCalls *calls, const char *session_id, GError **error);
+gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *digits,
+			    GError **error);
+gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,
+			   GError **error);
+json_object *sp_calls_get_sessions(SpCalls *calls);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpCalls, sp_calls_free)
+
+G_END_DECLS

@@ -1,0 +1,24 @@
+/* What the phone's parts (connections, calls) see of the phone. */
+#pragma once
+
+#include "daemon/calls.h"
+#include "daemon/connection.h"
+#include "daemon/phone.h"
+#include "daemon/sofia.h"
+
+G_BEGIN_DECLS
+
+su_root_t *sp_phone_get_root(SpPhone *phone);
+const SpConfig *sp_phone_get_config(SpPhone *phone);
+SpCalls *sp_phone_get_calls(SpPhone *phone);
+SpConnection *sp_phone_find_connection(SpPhone *phone, guint connection_id);
+/* The connections sorted by id (owned by the phone; do not keep across a main-loop turn). */
+GPtrArray *sp_phone_get_connections(SpPhone *phone);
+
+/* connection.c reports each status change after emitting its event. */
+void sp_phone_on_connection_status(SpPhone *phone, SpConnection *c);
+
+/* Current time as the events' "time" field ("2026-11-23T18:00:00.123Z"). Transfer full. */
+char *sp_phone_timestamp(void);
+
+G_END_DECLS
