@@ -55,6 +55,7 @@ typedef struct {
 	guint down_probe_interval_ms; /* default 2000 */
 	guint retry_min_ms;          /* default 1000 */
 	guint retry_max_ms;          /* default 30000 */
+	char *password_file; /* absolute path the password was read from, or NULL */
 } SpConnectionConfig;
 
 typedef struct {
@@ -84,6 +85,9 @@ typedef struct {
 	SpAudioConfig audio;
 	GPtrArray *connections; /* SpConnectionConfig*, owned, sorted by id */
 	GPtrArray *warnings;    /* char*: unknown settings etc., to log once at start-up */
+	/* The [policy] defaults of the connection keys (keepalive-interval, retry-min, ...): a
+	 * template for connections added at run time (copy it, then set id and the rest). */
+	SpConnectionConfig *connection_defaults;
 } SpConfig;
 
 SpConfig *sp_config_new(void); /* all defaults, no connections */
@@ -96,12 +100,19 @@ char *sp_config_default_path(void);
 SpConnectionConfig *sp_connection_config_new(void); /* defaults, id 0 */
 SpConnectionConfig *sp_connection_config_copy(const SpConnectionConfig *c);
 void sp_connection_config_free(SpConnectionConfig *c);
-/* Checks required fields and ranges; fills domain defaults. */
+/* Checks required fields and ranges; fills domain defaults. The message starts with the key
+ * ("retry-min: ..."). An id of G_MAXUINT ("any") is accepted. */
 gboolean sp_connection_config_validate(SpConnectionConfig *c, GError **error);
 /* Sets one option by its key-file name ("reregister-in-seconds", "password-file", ...) from a
- * string; used by the key-file loader and by AddConnection. */
+ * string; used by the key-file loader and by AddConnection. Booleans are "true"/"false" (also
+ * yes/no, on/off, 1/0), times are seconds ("0.5"), an empty string clears an optional key.
+ * A relative password-file or ca-file is taken from the working directory. Errors are
+ * SP_CONFIG_ERROR_INVALID; an unknown key is named in the message, a bad value is not (the
+ * caller prefixes where it came from), and a password is never quoted. */
 gboolean sp_connection_config_set(SpConnectionConfig *c, const char *key, const char *value,
 				  GError **error);
+/* TRUE when key is an option sp_connection_config_set() knows. */
+gboolean sp_connection_config_has_key(const char *key);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpConfig, sp_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpConnectionConfig, sp_connection_config_free)

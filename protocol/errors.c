@@ -6,6 +6,9 @@ G_DEFINE_QUARK(sp-error-quark, sp_error)
 
 int sp_error_to_rpc_code(const GError *error)
 {
+	/* Protocol errors carry their JSON-RPC code as they are. */
+	if (error != NULL && error->domain == SP_RPC_ERROR)
+		return error->code;
 	if (error == NULL || error->domain != SP_ERROR)
 		return SP_RPC_INTERNAL_ERROR;
 

@@ -22,7 +22,8 @@ GQuark sp_error_quark(void);
 /*
  * The one table from an SpError to the JSON-RPC error code and the stable data.kind string
  * (NULL kind for codes that carry none: -32602 invalid params, -32603 internal).
- * Errors of other domains map to -32603.
+ * SP_RPC_ERROR errors carry their JSON-RPC code as they are (see protocol/rpc.h); errors of
+ * other domains map to -32603.
  */
 int sp_error_to_rpc_code(const GError *error);
 const char *sp_error_to_rpc_kind(const GError *error);

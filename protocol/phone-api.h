@@ -8,6 +8,9 @@
 
 G_BEGIN_DECLS
 
+/* AddConnection without a connectionId: the phone picks the lowest free id. */
+#define SP_CONNECTION_ID_ANY G_MAXUINT
+
 /*
  * Every entry validates what the protocol layer cannot (ids, states) and fails with an SP_ERROR.
  * json_object results are transfer full. An entry left NULL makes its method answer
@@ -16,6 +19,12 @@ G_BEGIN_DECLS
 typedef struct {
 	json_object *(*get_status)(gpointer phone); /* merged into GetStatus's result */
 	json_object *(*get_connections)(gpointer phone);
+	/* The template AddConnection starts from before it applies the client's options: the
+	 * [policy] defaults (SpConfig.connection_defaults). NULL entry or result: built-in
+	 * defaults. */
+	const SpConnectionConfig *(*connection_defaults)(gpointer phone);
+	/* config->id is SP_CONNECTION_ID_ANY when the client left the id to the phone: it then
+	 * takes the lowest free one. */
 	json_object *(*add_connection)(gpointer phone, SpConnectionConfig *config /* transfer full */,
 				       GError **error);
 	gboolean (*enable_connection)(gpointer phone, guint connection_id, GError **error);
@@ -33,6 +42,14 @@ typedef struct {
 	gboolean (*transfer)(gpointer phone, const char *session_id, const char *destination,
 			     GError **error);
 	json_object *(*get_sessions)(gpointer phone);
+
+	/* Audio; a NULL capture or playback leaves that device as it is. */
+	gboolean (*mute)(gpointer phone, gboolean muted, GError **error);
+	json_object *(*get_audio_statistics)(gpointer phone, const char *session_id,
+					     GError **error);
+	json_object *(*get_audio_devices)(gpointer phone, GError **error);
+	json_object *(*set_audio_devices)(gpointer phone, const char *capture, const char *playback,
+					  GError **error);
 } SpPhoneApi;
 
 G_END_DECLS

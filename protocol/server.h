@@ -31,6 +31,8 @@ char *sp_rpc_server_default_path(void);
 void sp_rpc_server_publish(SpRpcServer *server, const char *event, json_object *params);
 
 guint sp_rpc_server_client_count(SpRpcServer *server);
+/* Clients that called Subscribe (whatever their filter). */
+guint sp_rpc_server_subscriber_count(SpRpcServer *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpRpcServer, sp_rpc_server_free)
 
