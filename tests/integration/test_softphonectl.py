@@ -1,0 +1,437 @@
+"""softphonectl against a real softphoned: output formats, exit codes, the events stream."""
+
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from softphoned import SOFTPHONECTL
+
+# Guards against a hung process, never an assertion about speed.
+HANG_GUARD_S = 60
+
+EXIT_OK = 0
+EXIT_RPC_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NO_DAEMON = 3
+EXIT_LOST = 4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def softphonectl_built():
+    assert os.access(SOFTPHONECTL, os.X_OK), \
+        f"{SOFTPHONECTL} is not built (set SOFTPHONECTL or build tools/softphonectl)"
+
+
+def ctl(socket_path, *args, env=None):
+    """Runs softphonectl --socket socket_path args...; returns the CompletedProcess."""
+    cmd = [SOFTPHONECTL]
+    if socket_path is not None:
+        cmd += ["--socket", str(socket_path)]
+    cmd += [str(a) for a in args]
+    run_env = dict(os.environ)
+    run_env.pop("SOFTPHONED_SOCKET", None)
+    run_env.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=HANG_GUARD_S,
+                          env=run_env, stdin=subprocess.DEVNULL)
+
+
+def free_udp_port():
+    """A 127.0.0.1 UDP port that nobody listens on once this returns."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stream:
+    """A running `softphonectl events`, read line by line with a deadline."""
+
+    def __init__(self, socket_path, *names):
+        self.proc = subprocess.Popen(
+            [SOFTPHONECTL, "--socket", str(socket_path), "events", *names],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self._buf = b""
+
+    def readline(self, timeout=30):
+        """The next line (bytes, no newline); None at EOF; TimeoutError if none in time."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._sel.select(left):
+                raise TimeoutError("softphonectl events printed nothing in time")
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                if self._buf:
+                    line, self._buf = self._buf, b""
+                    return line
+                return None
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def wait_event(self, name, pred=lambda p: True, timeout=30):
+        """Params of the next event called name matching pred; others are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.readline(max(deadline - time.monotonic(), 0))
+            assert line is not None, "softphonectl events ended: " + self.stderr()
+            msg = json.loads(line)
+            assert "id" not in msg and msg.get("jsonrpc") == "2.0", line
+            if msg["method"] == name and pred(msg["params"]):
+                return msg["params"]
+
+    def interrupt(self):
+        """SIGINT, then the exit code."""
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(HANG_GUARD_S)
+
+    def stderr(self):
+        if self.proc.poll() is None:
+            return ""
+        return self.proc.stderr.read().decode(errors="replace")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(HANG_GUARD_S)
+        self._sel.close()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def wait_subscribers(daemon, n, timeout=20):
+    """Waits until the daemon counts n subscribers (so no event can be missed)."""
+    deadline = time.monotonic() + timeout
+    with daemon.client() as c:
+        while True:
+            status = c.call("GetStatus")
+            if status["subscribers"] >= n:
+                return
+            assert time.monotonic() < deadline, f"subscribers stayed at {status['subscribers']}"
+            time.sleep(0.05)
+
+
+# ---- output formats ------------------------------------------------------------------------
+
+def test_status_human(daemon):
+    r = ctl(daemon.socket_path, "status")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert re.search(r"^version:\s+\S+", r.stdout, re.M), r.stdout
+    assert re.search(rf"^pid:\s+{daemon.pid}$", r.stdout, re.M), r.stdout
+    assert r.stderr == ""
+
+
+def test_status_json_is_one_line_for_jq(daemon):
+    r = ctl(daemon.socket_path, "--json", "status")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout.count("\n") == 1
+    status = json.loads(r.stdout)
+    assert status["pid"] == daemon.pid
+    jq = subprocess.run(["jq", "-e", "-r", ".version"], input=r.stdout, capture_output=True,
+                        text=True, timeout=HANG_GUARD_S)
+    assert jq.returncode == 0, jq.stderr
+    assert jq.stdout.strip() == status["version"]
+
+
+def test_options_after_the_command(daemon):
+    r = ctl(None, "status", "--json", "--socket", daemon.socket_path)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert json.loads(r.stdout)["pid"] == daemon.pid
+
+
+def test_socket_from_environment(daemon):
+    r = ctl(None, "--json", "status", env={"SOFTPHONED_SOCKET": daemon.socket_path})
+    assert r.returncode == EXIT_OK, r.stderr
+    assert json.loads(r.stdout)["pid"] == daemon.pid
+
+
+def test_default_socket_under_xdg_runtime_dir(daemon):
+    runtime = os.path.dirname(os.path.dirname(daemon.socket_path))
+    assert daemon.socket_path == os.path.join(runtime, "softphoned", "control")
+    r = ctl(None, "--json", "status", env={"XDG_RUNTIME_DIR": runtime})
+    assert r.returncode == EXIT_OK, r.stderr
+    assert json.loads(r.stdout)["pid"] == daemon.pid
+
+
+def test_call_get_status(daemon):
+    r = ctl(daemon.socket_path, "call", "GetStatus")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert json.loads(r.stdout)["pid"] == daemon.pid
+    r = ctl(daemon.socket_path, "--json", "call", "GetStatus", "{}")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert json.loads(r.stdout)["pid"] == daemon.pid
+    r = ctl(daemon.socket_path, "call", "Subscribe", '{"events": ["SessionStatusChanged"]}')
+    assert r.returncode == EXIT_OK, r.stderr
+    assert json.loads(r.stdout) is True
+
+
+# ---- exit codes ----------------------------------------------------------------------------
+
+def test_unknown_method_is_rpc_error(daemon):
+    r = ctl(daemon.socket_path, "call", "NoSuchMethod")
+    assert r.returncode == EXIT_RPC_ERROR
+    assert r.stdout == ""
+    assert re.fullmatch(r"softphonectl: .*NoSuchMethod.* \(-32601\)\n", r.stderr), r.stderr
+
+
+def test_invalid_params_is_rpc_error(daemon):
+    r = ctl(daemon.socket_path, "call", "GetStatus", '{"bogus": 1}')
+    assert r.returncode == EXIT_RPC_ERROR
+    assert re.fullmatch(r"softphonectl: .*bogus.* \(-32602\)\n", r.stderr), r.stderr
+    r = ctl(daemon.socket_path, "events", "NoSuchEvent")
+    assert r.returncode == EXIT_RPC_ERROR
+    assert r.stderr.endswith("(-32602)\n"), r.stderr
+
+
+def test_application_error_names_its_kind(daemon):
+    # No connection 4000000000 and no session "no-such-session": NotFound once the phone
+    # knows them, Unsupported while it does not; either way an error with a kind.
+    for args in (["remove", "4000000000"], ["hangup", "no-such-session"]):
+        r = ctl(daemon.socket_path, *args)
+        assert r.returncode == EXIT_RPC_ERROR, (args, r.stdout, r.stderr)
+        assert re.fullmatch(r"softphonectl: .+ \([A-Z][A-Za-z]+\)\n", r.stderr), r.stderr
+
+
+@pytest.mark.parametrize("params", ["{", "[1,", '"text"', "42", "{} trailing", "null"])
+def test_bad_json_params_is_usage_error(daemon, params):
+    r = ctl(daemon.socket_path, "call", "GetStatus", params)
+    assert r.returncode == EXIT_USAGE, (params, r.stderr)
+    assert r.stderr.startswith("softphonectl: "), r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["no-such-command"],
+    ["status", "extra"],
+    ["dial", "0"],
+    ["dial", "zero", "5002"],
+    ["dial", "-1", "5002"],
+    ["enable", "4294967295"],
+    ["add-connection", "5001"],
+    ["add-connection", "5001", "127.0.0.1", "udp", "not-an-option"],
+    ["add-connection", "5001", "127.0.0.1", "connectionId=x"],
+    ["--timeout", "-1", "status"],
+    ["--no-such-option", "status"],
+])
+def test_usage_errors(tmp_path, args):
+    # No daemon needed: usage is checked before connecting.
+    r = ctl(tmp_path / "absent", *args)
+    assert r.returncode == EXIT_USAGE, (args, r.stderr)
+    assert r.stderr.startswith("softphonectl: "), r.stderr
+
+
+def test_help_documents_exit_codes(tmp_path):
+    r = ctl(None, "--help")
+    assert r.returncode == EXIT_OK
+    for code in range(5):
+        assert re.search(rf"^\s+{code}\s+\S", r.stdout, re.M), r.stdout
+    for command in ("status", "connections", "sessions", "events", "call", "dial", "answer",
+                    "hangup", "hold", "retrieve", "dtmf", "transfer", "add-connection",
+                    "enable", "disable", "remove"):
+        assert re.search(rf"^\s+{command}\b", r.stdout, re.M), command
+
+
+def test_no_daemon(tmp_path):
+    r = ctl(tmp_path / "absent", "status")
+    assert r.returncode == EXIT_NO_DAEMON
+    assert "absent" in r.stderr
+
+    # A socket file nobody listens on: connection refused.
+    dead = tmp_path / "dead"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(str(dead))
+        r = ctl(dead, "status")
+    assert r.returncode == EXIT_NO_DAEMON, r.stderr
+
+    r = ctl(None, "status", env={"XDG_RUNTIME_DIR": str(tmp_path)})
+    assert r.returncode == EXIT_NO_DAEMON
+    assert os.path.join(str(tmp_path), "softphoned", "control") in r.stderr
+
+
+def test_no_reply_in_time_is_lost(tmp_path):
+    # A listener that never accepts: the connection is queued, no reply ever comes.
+    path = tmp_path / "mute"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(str(path))
+        s.listen(4)
+        r = ctl(path, "--timeout", "0.2", "status")
+    assert r.returncode == EXIT_LOST
+    assert "no reply" in r.stderr
+
+
+def test_daemon_gone_while_waiting_is_lost(daemon):
+    stream = Stream(daemon.socket_path)
+    try:
+        wait_subscribers(daemon, 1)
+        daemon.stop()
+        assert stream.readline() is None
+        assert stream.proc.wait(HANG_GUARD_S) == EXIT_LOST
+        assert "closed" in stream.stderr()
+    finally:
+        stream.close()
+
+
+# ---- a scripted peer: what the real daemon cannot be made to do on demand ------------------
+
+def serve_once(path, script):
+    """Accepts one client on path and runs script(conn, request) in a thread."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)
+
+    def run():
+        conn, _ = srv.accept()
+        with conn, conn.makefile("rb") as f:
+            script(conn, json.loads(f.readline()))
+        srv.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_reply_found_among_events_and_other_ids(tmp_path):
+    path = tmp_path / "peer"
+
+    def script(conn, req):
+        assert req["method"] == "GetConnections" and "params" not in req
+        ev = {"jsonrpc": "2.0", "method": "ConnectionStatusChanged",
+              "params": {"connectionId": 0, "status": "Registering"}}
+        reply = {"jsonrpc": "2.0", "id": req["id"],
+                 "result": [{"connectionId": 0, "status": "Ready", "user": "5001",
+                             "server": "127.0.0.1:5060", "protocol": "udp", "code": 200,
+                             "reason": "OK"}]}
+        data = (json.dumps(ev) + "\n" + json.dumps({"jsonrpc": "2.0", "id": 99, "result": 1})
+                + "\n\n" + json.dumps(reply) + "\n").encode()
+        # The reply arrives split over several writes.
+        for i in range(0, len(data), 7):
+            conn.sendall(data[i:i + 7])
+
+    t = serve_once(path, script)
+    r = ctl(path, "connections")
+    t.join(HANG_GUARD_S)
+    assert r.returncode == EXIT_OK, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATUS", "USER", "SERVER", "PROTOCOL", "CODE/REASON"]
+    assert lines[1].split() == ["0", "Ready", "5001", "127.0.0.1:5060", "udp", "200", "OK"]
+    assert len(lines) == 2
+
+
+def test_error_with_null_id_ends_the_wait(tmp_path):
+    path = tmp_path / "peer"
+
+    def script(conn, req):
+        conn.sendall(b'{"jsonrpc":"2.0","id":null,"error":{"code":-32003,'
+                     b'"message":"too many control clients","data":{"kind":"Unavailable"}}}\n')
+
+    t = serve_once(path, script)
+    r = ctl(path, "status")
+    t.join(HANG_GUARD_S)
+    assert r.returncode == EXIT_RPC_ERROR
+    assert r.stderr == "softphonectl: too many control clients (Unavailable)\n"
+
+
+def test_garbage_reply_is_lost(tmp_path):
+    path = tmp_path / "peer"
+    t = serve_once(path, lambda conn, req: conn.sendall(b"this is not json\n"))
+    r = ctl(path, "status")
+    t.join(HANG_GUARD_S)
+    assert r.returncode == EXIT_LOST
+
+
+def test_shortcuts_send_spec_params(tmp_path):
+    cases = [
+        (["dial", "1", "5002"], "Dial", {"connectionId": 1, "destination": "5002"}),
+        (["answer", "7"], "Answer", {"sessionId": "7"}),
+        (["hangup", "7"], "Hangup", {"sessionId": "7"}),
+        (["hold", "7"], "Hold", {"sessionId": "7"}),
+        (["retrieve", "7"], "Retrieve", {"sessionId": "7"}),
+        (["dtmf", "7", "12#"], "SendDtmf", {"sessionId": "7", "digits": "12#"}),
+        (["transfer", "7", "sip:5003@b"], "Transfer",
+         {"sessionId": "7", "destination": "sip:5003@b"}),
+        (["add-connection", "5001", "h:5060"], "AddConnection",
+         {"user": "5001", "server": "h:5060"}),
+        (["add-connection", "5001", "h", "tcp", "connectionId=3", "reregisterInSeconds=60"],
+         "AddConnection", {"user": "5001", "server": "h", "protocol": "tcp",
+                           "connectionId": 3, "reregisterInSeconds": "60"}),
+        (["enable", "2"], "EnableConnection", {"connectionId": 2}),
+        (["disable", "2"], "DisableConnection", {"connectionId": 2}),
+        (["remove", "2"], "RemoveConnection", {"connectionId": 2}),
+        (["events"], "Subscribe", None),
+        (["events", "SessionStatusChanged"], "Subscribe", {"events": ["SessionStatusChanged"]}),
+        (["call", "Mute", "[true]"], "Mute", [True]),
+    ]
+    for i, (args, method, params) in enumerate(cases):
+        path = tmp_path / f"peer{i}"
+        seen = {}
+
+        def script(conn, req, seen=seen):
+            seen.update(req)
+            conn.sendall(json.dumps({"jsonrpc": "2.0", "id": req["id"],
+                                     "error": {"code": -32000, "message": "stop"}}).encode()
+                         + b"\n")
+
+        t = serve_once(path, script)
+        r = ctl(path, *args)
+        t.join(HANG_GUARD_S)
+        assert r.returncode == EXIT_RPC_ERROR, (args, r.stderr)
+        assert seen["jsonrpc"] == "2.0" and seen["method"] == method, (args, seen)
+        assert seen.get("params") == params, (args, seen)
+
+
+# ---- events and connections against the real daemon ----------------------------------------
+
+def test_events_stream_connection_status_and_table(daemon):
+    port = free_udp_port()
+    server = f"127.0.0.1:{port}"
+    stream = Stream(daemon.socket_path, "ConnectionStatusChanged")
+    try:
+        wait_subscribers(daemon, 1)
+
+        r = ctl(daemon.socket_path, "--json", "add-connection", "5001", server, "udp",
+                "connectionId=4")
+        assert r.returncode == EXIT_OK, r.stderr
+        added = json.loads(r.stdout)
+        assert added["connectionId"] == 4
+        assert added["server"] == server
+
+        params = stream.wait_event("ConnectionStatusChanged",
+                                   lambda p: p["connectionId"] == 4)
+        assert params["user"] == "5001"
+        assert params["server"] == server
+        assert params["protocol"] == "udp"
+        assert params["status"] in ("Registering", "Failed")
+
+        r = ctl(daemon.socket_path, "connections")
+        assert r.returncode == EXIT_OK, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0].split() == ["ID", "STATUS", "USER", "SERVER", "PROTOCOL",
+                                    "CODE/REASON"]
+        rows = [line.split() for line in lines[1:]]
+        assert any(row[0] == "4" and row[2] == "5001" and row[3] == server and row[4] == "udp"
+                   for row in rows), r.stdout
+
+        r = ctl(daemon.socket_path, "--json", "connections")
+        assert r.returncode == EXIT_OK, r.stderr
+        conns = json.loads(r.stdout)
+        assert [c["server"] for c in conns if c["connectionId"] == 4] == [server]
+
+        r = ctl(daemon.socket_path, "remove", "4")
+        assert r.returncode == EXIT_OK, r.stderr
+        assert r.stdout == ""
+        stream.wait_event("ConnectionStatusChanged",
+                          lambda p: p["connectionId"] == 4 and p["status"] == "Removed")
+
+        assert stream.interrupt() == EXIT_OK
+    finally:
+        stream.close()
