@@ -1,9 +1,21 @@
-/* The phone's calls (stub until sessions land: every call method is Unsupported). */
+/* The phone's calls: the session list, Dial with failover, one active call, inbound INVITEs. */
 #include "daemon/calls.h"
+
+#include <string.h>
+
+#include "daemon/phone-private.h"
 #include "protocol/errors.h"
+
+/* More calls than an agent can handle at once: further INVITEs get 486, Dial Unavailable. */
+#define SP_CALLS_MAX 16
+
+#define SP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, INFO, REFER, NOTIFY, UPDATE"
 
 struct _SpCalls {
 	SpPhone *phone;
+	GPtrArray *sessions; /* SpSession*, owned, oldest first; Disconnected ones until done */
+	guint64 next_id;
+	SpRtpPorts *ports; /* made on first use, once the config is known */
 };
 
 SpCalls *sp_calls_new(SpPhone *phone)
@@ -11,84 +23,346 @@ SpCalls *sp_calls_new(SpPhone *phone)
 	SpCalls *calls = g_new0(SpCalls, 1);
 
 	calls->phone = phone;
+	calls->sessions = g_ptr_array_new_with_free_func((GDestroyNotify)sp_session_free);
+	calls->next_id = 1;
 	return calls;
 }
 
 void sp_calls_free(SpCalls *calls)
 {
+	if (calls == NULL)
+		return;
+	g_ptr_array_unref(calls->sessions);
+	sp_rtp_ports_free(calls->ports);
 	g_free(calls);
+}
+
+SpPhone *sp_calls_get_phone(SpCalls *calls)
+{
+	return calls->phone;
+}
+
+SpRtpPorts *sp_calls_get_rtp_ports(SpCalls *calls)
+{
+	if (calls->ports == NULL) {
+		const SpConfig *config = sp_phone_get_config(calls->phone);
+
+		calls->ports = sp_rtp_ports_new(config ? config->daemon.rtp_port_min : 0,
+						config ? config->daemon.rtp_port_max : 0);
+	}
+	return calls->ports;
 }
 
 void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 {
+	nua_set_params(nua,
+		       /* Unsolicited NOTIFY (Event: talk / hold) is answered by session.c. */
+		       NUTAG_APPL_METHOD("NOTIFY"), SIPTAG_ALLOW_STR(SP_ALLOW),
+		       SIPTAG_ALLOW_EVENTS_STR("talk, hold"), NUTAG_AUTOANSWER(0),
+		       NUTAG_AUTOALERT(0), NUTAG_MEDIA_ENABLE(1),
+		       SOATAG_AUDIO_AUX("telephone-event"), TAG_END());
 }
 
-void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *nh,
-				 sip_t const *sip, tagi_t tags[])
-{
-	nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-	nua_handle_destroy(nh);
-}
+/* --- the session list --------------------------------------------------------------------- */
 
-void sp_calls_on_connection_status(SpCalls *calls, SpConnection *c)
+static SpSession *find_session(SpCalls *calls, const char *session_id, GError **error)
 {
-}
+	for (guint i = 0; session_id != NULL && i < calls->sessions->len; i++) {
+		SpSession *s = g_ptr_array_index(calls->sessions, i);
 
-void sp_calls_hangup_all(SpCalls *calls)
-{
+		if (sp_session_get_status(s) != SP_SESSION_DISCONNECTED &&
+		    strcmp(sp_session_get_id(s), session_id) == 0)
+			return s;
+	}
+	g_set_error(error, SP_ERROR, SP_ERROR_NOT_FOUND, "no session \"%s\"",
+		    session_id ? session_id : "");
+	return NULL;
 }
 
 guint sp_calls_count(SpCalls *calls)
 {
-	return 0;
+	guint n = 0;
+
+	for (guint i = 0; i < calls->sessions->len; i++)
+		if (sp_session_get_status(g_ptr_array_index(calls->sessions, i)) !=
+		    SP_SESSION_DISCONNECTED)
+			n++;
+	return n;
 }
 
-static gboolean unsupported(GError **error)
+void sp_calls_release_session(SpCalls *calls, SpSession *s)
 {
-	g_set_error(error, SP_ERROR, SP_ERROR_UNSUPPORTED, "calls are not supported yet");
-	return FALSE;
+	if (!g_ptr_array_remove(calls->sessions, s))
+		sp_session_free(s);
+}
+
+/* The live sessions as a new array (safe to walk while sessions end). */
+static GPtrArray *snapshot(SpCalls *calls)
+{
+	GPtrArray *list = g_ptr_array_new();
+
+	for (guint i = 0; i < calls->sessions->len; i++) {
+		SpSession *s = g_ptr_array_index(calls->sessions, i);
+
+		if (sp_session_get_status(s) != SP_SESSION_DISCONNECTED)
+			g_ptr_array_add(list, s);
+	}
+	return list;
+}
+
+static gboolean still_listed(SpCalls *calls, SpSession *s)
+{
+	guint index;
+
+	return g_ptr_array_find(calls->sessions, s, &index);
+}
+
+void sp_calls_hold_others(SpCalls *calls, SpSession *except)
+{
+	g_autoptr(GPtrArray) list = snapshot(calls);
+
+	for (guint i = 0; i < list->len; i++) {
+		SpSession *s = g_ptr_array_index(list, i);
+		g_autoptr(GError) error = NULL;
+
+		if (s == except || !still_listed(calls, s) ||
+		    sp_session_get_status(s) != SP_SESSION_CONNECTED || sp_session_is_holding(s))
+			continue;
+		g_info("session %s: holding it for session %s", sp_session_get_id(s),
+		       except ? sp_session_get_id(except) : "(new call)");
+		if (!sp_session_hold(s, &error))
+			g_info("%s", error->message);
+	}
+}
+
+SpConnection *sp_calls_next_ready(SpCalls *calls, GArray *tried)
+{
+	GPtrArray *list = sp_phone_get_connections(calls->phone);
+
+	for (guint i = 0; list != NULL && i < list->len; i++) {
+		SpConnection *c = g_ptr_array_index(list, i);
+		guint id = sp_connection_get_id(c);
+		gboolean skip = FALSE;
+
+		for (guint j = 0; tried != NULL && j < tried->len; j++)
+			skip = skip || g_array_index(tried, guint, j) == id;
+		if (!skip && sp_connection_get_status(c) == SP_CONNECTION_READY)
+			return c;
+	}
+	return NULL;
+}
+
+static char *next_session_id(SpCalls *calls)
+{
+	return g_strdup_printf("%" G_GUINT64_FORMAT, calls->next_id++);
+}
+
+/* --- NUA routing -------------------------------------------------------------------------- */
+
+void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *nh,
+				 sip_t const *sip, tagi_t tags[])
+{
+	g_autofree char *id = NULL;
+	SpSession *s;
+
+	if (sip == NULL || sip->sip_from == NULL) {
+		nua_respond(nh, SIP_400_BAD_REQUEST, TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	if (sp_calls_count(calls) >= SP_CALLS_MAX) {
+		g_info("rejecting a call on connection %u: %u calls already",
+		       sp_connection_get_id(c), SP_CALLS_MAX);
+		nua_respond(nh, SIP_486_BUSY_HERE, TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	id = next_session_id(calls);
+	s = sp_session_new_inbound(calls, id, c, nh, sip);
+	if (s == NULL) {
+		nua_handle_destroy(nh);
+		return;
+	}
+	g_ptr_array_add(calls->sessions, s);
+	sp_session_check_auto_answer(s, sip);
+}
+
+void sp_calls_on_connection_status(SpCalls *calls, SpConnection *c)
+{
+	g_autoptr(GPtrArray) list = snapshot(calls);
+	gboolean gone = sp_connection_get_status(c) == SP_CONNECTION_REMOVED;
+
+	for (guint i = 0; i < list->len; i++) {
+		SpSession *s = g_ptr_array_index(list, i);
+
+		if (!still_listed(calls, s) || sp_session_get_connection(s) != c)
+			continue;
+		if (gone)
+			sp_session_abandon(s);
+		else
+			sp_session_on_connection_status(s, c);
+	}
+}
+
+void sp_calls_hangup_all(SpCalls *calls)
+{
+	g_autoptr(GPtrArray) list = snapshot(calls);
+
+	for (guint i = 0; i < list->len; i++) {
+		SpSession *s = g_ptr_array_index(list, i);
+
+		if (still_listed(calls, s))
+			sp_session_hangup(s, NULL);
+	}
+}
+
+/* --- the control API ---------------------------------------------------------------------- */
+
+/* A DN (letters, digits, + - _ . *) or a sip:/sips: URI with a host. */
+static gboolean valid_destination(const char *destination)
+{
+	gsize len;
+
+	if (destination == NULL)
+		return FALSE;
+	len = strlen(destination);
+	if (g_ascii_strncasecmp(destination, "sip:", 4) == 0 ||
+	    g_ascii_strncasecmp(destination, "sips:", 5) == 0) {
+		su_home_t home[1] = {SU_HOME_INIT(home)};
+		url_t *url = len <= 1024 ? url_make(home, destination) : NULL;
+		gboolean ok = url != NULL &&
+			      (url->url_type == url_sip || url->url_type == url_sips) &&
+			      url->url_host != NULL && url->url_host[0] != '\0' &&
+			      strpbrk(destination, " \t\r\n<>\"") == NULL;
+
+		su_home_deinit(home);
+		return ok;
+	}
+	if (len == 0 || len > 64)
+		return FALSE;
+	for (const char *p = destination; *p; p++)
+		if (!g_ascii_isalnum(*p) && strchr("+-_.*", *p) == NULL)
+			return FALSE;
+	return TRUE;
 }
 
 json_object *sp_calls_dial(SpCalls *calls, guint connection_id, const char *destination,
 			   GError **error)
 {
-	unsupported(error);
-	return NULL;
+	SpConnection *asked = sp_phone_find_connection(calls->phone, connection_id);
+	SpConnection *c;
+	g_autofree char *id = NULL;
+	g_autoptr(GArray) tried = NULL;
+	SpSession *s;
+	json_object *result;
+
+	if (asked == NULL) {
+		g_set_error(error, SP_ERROR, SP_ERROR_NOT_FOUND, "no connection %u", connection_id);
+		return NULL;
+	}
+	if (!valid_destination(destination)) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "destination must be a DN or a sip:/sips: URI");
+		return NULL;
+	}
+	if (sp_calls_count(calls) >= SP_CALLS_MAX) {
+		g_set_error(error, SP_ERROR, SP_ERROR_UNAVAILABLE, "too many calls (%u)",
+			    SP_CALLS_MAX);
+		return NULL;
+	}
+
+	c = asked;
+	if (sp_connection_get_status(asked) != SP_CONNECTION_READY) {
+		tried = g_array_new(FALSE, FALSE, sizeof(guint));
+		g_array_append_val(tried, connection_id);
+		c = sp_calls_next_ready(calls, tried);
+		if (c == NULL) {
+			g_set_error(
+			    error, SP_ERROR, SP_ERROR_UNAVAILABLE,
+			    "no connection is Ready (connection %u is %s)", connection_id,
+			    sp_connection_status_to_string(sp_connection_get_status(asked)));
+			return NULL;
+		}
+		g_info("connection %u is %s: placing the call via %u", connection_id,
+		       sp_connection_status_to_string(sp_connection_get_status(asked)),
+		       sp_connection_get_id(c));
+	}
+
+	sp_calls_hold_others(calls, NULL);
+	id = next_session_id(calls);
+	s = sp_session_new_outbound(calls, id, destination, connection_id, c, error);
+	if (s == NULL)
+		return NULL;
+	g_ptr_array_add(calls->sessions, s);
+
+	result = json_object_new_object();
+	json_object_object_add(result, "sessionId", json_object_new_string(id));
+	json_object_object_add(
+	    result, "connectionId",
+	    json_object_new_int64(sp_connection_get_id(sp_session_get_connection(s))));
+	return result;
 }
 
 gboolean sp_calls_answer(SpCalls *calls, const char *session_id, GError **error)
 {
-	return unsupported(error);
+	SpSession *s = find_session(calls, session_id, error);
+
+	return s != NULL && sp_session_answer(s, error);
 }
 
 gboolean sp_calls_hangup(SpCalls *calls, const char *session_id, GError **error)
 {
-	return unsupported(error);
+	SpSession *s = find_session(calls, session_id, error);
+
+	return s != NULL && sp_session_hangup(s, error);
 }
 
 gboolean sp_calls_hold(SpCalls *calls, const char *session_id, GError **error)
 {
-	return unsupported(error);
+	SpSession *s = find_session(calls, session_id, error);
+
+	return s != NULL && sp_session_hold(s, error);
 }
 
 gboolean sp_calls_retrieve(SpCalls *calls, const char *session_id, GError **error)
 {
-	return unsupported(error);
+	SpSession *s = find_session(calls, session_id, error);
+
+	return s != NULL && sp_session_retrieve(s, error);
 }
 
 gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *digits,
 			    GError **error)
 {
-	return unsupported(error);
+	SpSession *s = find_session(calls, session_id, error);
+
+	return s != NULL && sp_session_send_dtmf(s, digits, error);
 }
 
 gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,
 			   GError **error)
 {
-	return unsupported(error);
+	SpSession *s = find_session(calls, session_id, error);
+
+	if (s == NULL)
+		return FALSE;
+	if (!valid_destination(destination)) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "destination must be a DN or a sip:/sips: URI");
+		return FALSE;
+	}
+	return sp_session_transfer(s, destination, error);
 }
 
 json_object *sp_calls_get_sessions(SpCalls *calls)
 {
-	return json_object_new_array();
+	json_object *array = json_object_new_array();
+
+	for (guint i = 0; i < calls->sessions->len; i++) {
+		SpSession *s = g_ptr_array_index(calls->sessions, i);
+
+		if (sp_session_get_status(s) != SP_SESSION_DISCONNECTED)
+			json_object_array_add(array, sp_session_to_json(s));
+	}
+	return array;
 }

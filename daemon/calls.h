@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "daemon/connection.h"
+#include "daemon/rtp-ports.h"
 #include "daemon/session.h"
 
 G_BEGIN_DECLS
@@ -39,6 +40,17 @@ gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *
 gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,
 			   GError **error);
 json_object *sp_calls_get_sessions(SpCalls *calls);
+
+/* --- for session.c ----------------------------------------------------------------------- */
+
+SpPhone *sp_calls_get_phone(SpCalls *calls);
+SpRtpPorts *sp_calls_get_rtp_ports(SpCalls *calls);
+/* The Ready connection with the lowest id whose id is not in tried (guint ids), or NULL. */
+SpConnection *sp_calls_next_ready(SpCalls *calls, GArray *tried);
+/* One active call: puts every Connected call other than except (may be NULL) on hold. */
+void sp_calls_hold_others(SpCalls *calls, SpSession *except);
+/* s is Disconnected and its handle done: removes and frees it. */
+void sp_calls_release_session(SpCalls *calls, SpSession *s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpCalls, sp_calls_free)
 

@@ -44,4 +44,26 @@ void sp_connection_report_failure(SpConnection *c, int status);
 
 json_object *sp_connection_to_json(SpConnection *c);
 
+/* --- for phone.c ------------------------------------------------------------------------- */
+
+/* Starts registering if the connection is enabled (start-up, AddConnection). */
+void sp_connection_start(SpConnection *c);
+/* Disabled -> Registering; SP_ERROR_WRONG_STATE otherwise. */
+gboolean sp_connection_enable(SpConnection *c, GError **error);
+/* un-REGISTER (bounded), Unregistering -> Disabled; SP_ERROR_WRONG_STATE when not enabled. */
+gboolean sp_connection_disable(SpConnection *c, GError **error);
+/*
+ * un-REGISTER and shut the NUA down (bounded), Unregistering -> Removed; the phone is told with
+ * sp_phone_on_connection_removed() and frees the connection once it is shut down.
+ */
+gboolean sp_connection_remove(SpConnection *c, GError **error);
+/*
+ * Daemon shutdown: un-REGISTER and shut the NUA down, with a SIP transaction lifetime of
+ * t1x64_ms so that a dead site does not hold it up; sp_phone_on_connection_shut_down() follows.
+ */
+void sp_connection_shutdown(SpConnection *c, guint t1x64_ms);
+/* TRUE once the NUA finished shutting down (or never existed): safe to free without leaking. */
+gboolean sp_connection_is_shut_down(SpConnection *c);
+gboolean sp_connection_is_shutting_down(SpConnection *c);
+
 G_END_DECLS

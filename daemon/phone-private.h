@@ -18,6 +18,11 @@ GPtrArray *sp_phone_get_connections(SpPhone *phone);
 /* connection.c reports each status change after emitting its event. */
 void sp_phone_on_connection_status(SpPhone *phone, SpConnection *c);
 
+/* c is Removed: the phone drops it from its list now and frees it once it is shut down. */
+void sp_phone_on_connection_removed(SpPhone *phone, SpConnection *c);
+/* c's NUA finished shutting down (nua_r_shutdown >= 200). */
+void sp_phone_on_connection_shut_down(SpPhone *phone, SpConnection *c);
+
 /* Current time as the events' "time" field ("2026-11-23T18:00:00.123Z"). Transfer full. */
 char *sp_phone_timestamp(void);
 

@@ -1,5 +1,87 @@
-/* One call (stub until sessions land). */
+/* One call: its INVITE handle and status, failover while it is placed, hold, 3pcc, DTMF, REFER. */
 #include "daemon/session.h"
+
+#include <string.h>
+
+#include "daemon/calls.h"
+#include "daemon/connection.h"
+#include "daemon/phone-private.h"
+#include "daemon/rtp-ports.h"
+#include "daemon/sdp.h"
+#include "protocol/errors.h"
+
+/*
+ * nta marks the responses it makes up itself (timeouts, transport errors) with this parser
+ * flag; it is NTA_INTERNAL_MSG in sofia's private nta_internal.h, not in its public headers.
+ */
+#define SP_NTA_INTERNAL_MSG (1 << 15)
+
+/* How long a session that sent BYE/CANCEL waits for its handle to finish (64 * T1 + margin). */
+#define SP_SESSION_ENDING_GUARD_S 40
+#define SP_INVITE_FAILOVER_TIMEOUT_MS_DEFAULT 2000
+
+typedef enum {
+	SP_OP_NONE,
+	SP_OP_HOLD,
+	SP_OP_RETRIEVE,
+} SpSessionOp;
+
+struct _SpSession {
+	SpCalls *calls;
+	SpPhone *phone;
+	char *id;
+	SpSessionStatus status;
+	SpSessionStatus previous;
+	gboolean has_previous;
+	gboolean outbound;
+	SpConnection *connection; /* the one the call runs on */
+	guint connection_id;
+	gint failover_from; /* the connection asked for, when another one is used; else -1 */
+	nua_handle_t *nh;
+
+	char *remote_uri;
+	char *remote_display;
+	char *remote_dn;
+
+	int code;
+	SpSessionReason reason;
+	char *sip_reason;
+	char *time;
+
+	/* Placing an outbound call: failover to the next Ready connection. */
+	char *destination;
+	guint requested_id;
+	GArray *tried;	       /* guint connection ids */
+	gboolean provisional;  /* the current INVITE got a response (1xx or a challenge) */
+	gboolean ringing;      /* ... and a 18x */
+	nua_handle_t *ping_nh; /* OPTIONS to the site sent with the INVITE */
+	gboolean site_alive;   /* ... and answered */
+	gboolean auth_tried;
+	guint failover_timer;
+	int last_code;
+	SpSessionReason last_reason;
+	char *last_phrase;
+
+	/* Media. */
+	SpRtpPort *rtp;
+	char *local_address;
+	char *sdp;
+
+	gboolean remote_holding; /* the far end's last SDP does not receive audio */
+	SpSessionOp op;		 /* re-INVITE in flight */
+	SpSessionOp retry;	 /* re-INVITE to send again after a 491 */
+	guint retry_timer;
+
+	GString *dtmf; /* digits queued for INFO */
+	gboolean dtmf_busy;
+	gboolean transferring;
+	guint answer_timer;
+
+	gboolean ending; /* BYE/CANCEL/reject sent: waiting for the handle to finish */
+	guint guard_timer;
+	guint in_event;
+	gboolean dead; /* free once the current NUA event returns */
+};
 
 const char *sp_session_status_to_string(SpSessionStatus status)
 {
@@ -18,12 +100,1095 @@ const char *sp_session_status_to_string(SpSessionStatus status)
 	return "Unknown";
 }
 
-void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char const *phrase,
-			     nua_handle_t *nh, sip_t const *sip, tagi_t tags[])
+const char *sp_session_reason_to_string(SpSessionReason reason)
 {
+	switch (reason) {
+	case SP_REASON_NONE:
+		return NULL;
+	case SP_REASON_NORMAL:
+		return "Normal";
+	case SP_REASON_BUSY:
+		return "Busy";
+	case SP_REASON_REJECTED:
+		return "Rejected";
+	case SP_REASON_CANCELLED:
+		return "Cancelled";
+	case SP_REASON_NO_ANSWER:
+		return "NoAnswer";
+	case SP_REASON_SIP_ERROR:
+		return "SipError";
+	case SP_REASON_NETWORK_ERROR:
+		return "NetworkError";
+	case SP_REASON_MEDIA_TIMEOUT:
+		return "MediaTimeout";
+	}
+	return NULL;
+}
+
+/* --- JSON and the one status writer ------------------------------------------------------ */
+
+static json_object *json_string_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
 json_object *sp_session_to_json(SpSession *s)
 {
-	return json_object_new_object();
+	json_object *o = json_object_new_object();
+	json_object *remote = json_object_new_object();
+	json_object *props = json_object_new_object();
+
+	json_object_object_add(o, "sessionId", json_object_new_string(s->id));
+	json_object_object_add(o, "connectionId", json_object_new_int64(s->connection_id));
+	json_object_object_add(o, "status",
+			       json_object_new_string(sp_session_status_to_string(s->status)));
+	json_object_object_add(
+	    o, "previousStatus",
+	    s->has_previous ? json_object_new_string(sp_session_status_to_string(s->previous))
+			    : NULL);
+	json_object_object_add(o, "direction",
+			       json_object_new_string(s->outbound ? "outbound" : "inbound"));
+	json_object_object_add(remote, "uri",
+			       json_object_new_string(s->remote_uri ? s->remote_uri : ""));
+	json_object_object_add(remote, "displayName",
+			       json_object_new_string(s->remote_display ? s->remote_display : ""));
+	json_object_object_add(remote, "dn",
+			       json_object_new_string(s->remote_dn ? s->remote_dn : ""));
+	json_object_object_add(o, "remote", remote);
+	json_object_object_add(o, "failoverFrom",
+			       s->failover_from >= 0 ? json_object_new_int(s->failover_from)
+						     : NULL);
+	json_object_object_add(props, "connectionId", json_object_new_int64(s->connection_id));
+	json_object_object_add(o, "properties", props);
+	json_object_object_add(o, "code", s->code > 0 ? json_object_new_int(s->code) : NULL);
+	json_object_object_add(o, "reason",
+			       json_string_or_null(sp_session_reason_to_string(s->reason)));
+	json_object_object_add(o, "sipReason", json_string_or_null(s->sip_reason));
+	json_object_object_add(o, "time", json_string_or_null(s->time));
+	return o;
+}
+
+void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSessionReason reason,
+			   const char *sip_reason)
+{
+	if (s->status == SP_SESSION_DISCONNECTED)
+		return; /* Disconnected is final and reported once */
+
+	s->previous = s->status;
+	s->has_previous = TRUE;
+	s->status = status;
+	s->code = code;
+	s->reason = reason;
+	g_free(s->sip_reason);
+	s->sip_reason = g_strdup(sip_reason);
+	g_free(s->time);
+	s->time = sp_phone_timestamp();
+
+	if (status == SP_SESSION_DISCONNECTED)
+		g_info("session %s: %s -> Disconnected (%s%s%s) on connection %u", s->id,
+		       sp_session_status_to_string(s->previous),
+		       sp_session_reason_to_string(reason) ? sp_session_reason_to_string(reason)
+							   : "-",
+		       code > 0 ? ", " : "", code > 0 ? sip_reason ? sip_reason : "" : "",
+		       s->connection_id);
+	else
+		g_info("session %s: %s -> %s on connection %u", s->id,
+		       sp_session_status_to_string(s->previous),
+		       sp_session_status_to_string(status), s->connection_id);
+
+	sp_phone_emit(s->phone, "SessionStatusChanged", sp_session_to_json(s));
+}
+
+/* The first status of a new session: previousStatus is null in its event. */
+static void session_announce(SpSession *s)
+{
+	g_free(s->time);
+	s->time = sp_phone_timestamp();
+	g_info("session %s: %s %s on connection %u (%s)", s->id,
+	       s->outbound ? "outbound" : "inbound", sp_session_status_to_string(s->status),
+	       s->connection_id, s->remote_uri ? s->remote_uri : "");
+	sp_phone_emit(s->phone, "SessionStatusChanged", sp_session_to_json(s));
+}
+
+/* --- lifetime ----------------------------------------------------------------------------- */
+
+static void clear_source(guint *id)
+{
+	if (*id != 0) {
+		g_source_remove(*id);
+		*id = 0;
+	}
+}
+
+static void session_drop_ping(SpSession *s)
+{
+	if (s->ping_nh != NULL) {
+		nua_handle_bind(s->ping_nh, NULL);
+		nua_handle_destroy(s->ping_nh);
+		s->ping_nh = NULL;
+	}
+}
+
+static void session_drop_handle(SpSession *s)
+{
+	session_drop_ping(s);
+	if (s->nh != NULL) {
+		nua_handle_bind(s->nh, NULL);
+		/* Events stop at once; sofia CANCELs an INVITE still pending. */
+		nua_handle_destroy(s->nh);
+		s->nh = NULL;
+	}
+}
+
+void sp_session_free(SpSession *s)
+{
+	if (s == NULL)
+		return;
+	clear_source(&s->failover_timer);
+	clear_source(&s->retry_timer);
+	clear_source(&s->answer_timer);
+	clear_source(&s->guard_timer);
+	session_drop_handle(s);
+	sp_rtp_port_free(s->rtp);
+	g_free(s->id);
+	g_free(s->remote_uri);
+	g_free(s->remote_display);
+	g_free(s->remote_dn);
+	g_free(s->sip_reason);
+	g_free(s->time);
+	g_free(s->destination);
+	if (s->tried != NULL)
+		g_array_unref(s->tried);
+	g_free(s->last_phrase);
+	g_free(s->local_address);
+	g_free(s->sdp);
+	if (s->dtmf != NULL)
+		g_string_free(s->dtmf, TRUE);
+	g_free(s);
+}
+
+/* The handle has nothing more to do: report Disconnected if not yet, then go. */
+static void session_finish(SpSession *s, int code, SpSessionReason reason, const char *phrase)
+{
+	if (s->dead)
+		return;
+	if (s->status != SP_SESSION_DISCONNECTED)
+		sp_session_set_status(s, SP_SESSION_DISCONNECTED, code, reason, phrase);
+	s->dead = TRUE;
+	if (s->in_event == 0)
+		sp_calls_release_session(s->calls, s);
+}
+
+static gboolean on_guard_timeout(gpointer data)
+{
+	SpSession *s = data;
+
+	s->guard_timer = 0;
+	g_debug("session %s: handle did not finish in time; dropping it", s->id);
+	session_finish(s, 0, SP_REASON_NORMAL, NULL);
+	return G_SOURCE_REMOVE;
+}
+
+/* Reports Disconnected now; the handle finishes its BYE/CANCEL/reject in the background. */
+static void session_end_locally(SpSession *s, int code, SpSessionReason reason, const char *phrase)
+{
+	clear_source(&s->failover_timer);
+	clear_source(&s->retry_timer);
+	clear_source(&s->answer_timer);
+	s->ending = TRUE;
+	if (s->guard_timer == 0)
+		s->guard_timer =
+		    g_timeout_add_seconds(SP_SESSION_ENDING_GUARD_S, on_guard_timeout, s);
+	sp_session_set_status(s, SP_SESSION_DISCONNECTED, code, reason, phrase);
+}
+
+const char *sp_session_get_id(SpSession *s)
+{
+	return s->id;
+}
+
+SpSessionStatus sp_session_get_status(SpSession *s)
+{
+	return s->status;
+}
+
+SpConnection *sp_session_get_connection(SpSession *s)
+{
+	return s->connection;
+}
+
+gboolean sp_session_is_holding(SpSession *s)
+{
+	return s->op == SP_OP_HOLD || s->retry == SP_OP_HOLD;
+}
+
+/* --- helpers ------------------------------------------------------------------------------ */
+
+static gboolean is_local_response(sip_t const *sip)
+{
+	return sip == NULL || (sip->sip_flags & SP_NTA_INTERNAL_MSG) != 0;
+}
+
+static gboolean is_site_failure(int status)
+{
+	return status == 408 || status == 503;
+}
+
+/* The host of "host[:port]" / "[v6]:port". */
+static char *server_host(const char *server)
+{
+	const char *end;
+
+	if (server[0] == '[' && (end = strchr(server, ']')) != NULL)
+		return g_strndup(server, (gsize)(end - server + 1));
+	end = strchr(server, ':');
+	if (end != NULL && strchr(end + 1, ':') == NULL)
+		return g_strndup(server, (gsize)(end - server));
+	return g_strdup(server);
+}
+
+static char *proxy_uri(const SpConnectionConfig *cfg)
+{
+	const char *transport = "udp";
+
+	switch (cfg->protocol) {
+	case SP_TRANSPORT_UDP:
+		transport = "udp";
+		break;
+	case SP_TRANSPORT_TCP:
+		transport = "tcp";
+		break;
+	case SP_TRANSPORT_TLS:
+		transport = "tls";
+		break;
+	}
+	return g_strdup_printf("sip:%s;transport=%s", cfg->server, transport);
+}
+
+static char *from_header(const SpConnectionConfig *cfg)
+{
+	g_autofree char *host = cfg->domain != NULL && cfg->domain[0] != '\0'
+				    ? g_strdup(cfg->domain)
+				    : server_host(cfg->server);
+
+	if (cfg->display_name != NULL && cfg->display_name[0] != '\0') {
+		g_autofree char *name = g_strdup(cfg->display_name);
+
+		g_strdelimit(name, "\"\\\r\n", ' ');
+		return g_strdup_printf("\"%s\" <sip:%s@%s>", name, cfg->user, host);
+	}
+	return g_strdup_printf("<sip:%s@%s>", cfg->user, host);
+}
+
+/* Fills remote_uri/dn/display from a name-addr. */
+static void session_set_remote(SpSession *s, sip_addr_t const *a)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char *uri;
+
+	if (a == NULL)
+		return;
+	uri = url_as_string(home, a->a_url);
+	g_free(s->remote_uri);
+	s->remote_uri = g_strdup(uri);
+	g_free(s->remote_dn);
+	s->remote_dn = g_strdup(a->a_url->url_user ? a->a_url->url_user : "");
+	g_free(s->remote_display);
+	if (a->a_display != NULL) {
+		g_autofree char *d = g_strdup(a->a_display);
+		gsize n = strlen(d);
+
+		if (n >= 2 && d[0] == '"' && d[n - 1] == '"') {
+			d[n - 1] = '\0';
+			s->remote_display = g_strdup(d + 1);
+		} else {
+			s->remote_display = g_strdup(d);
+		}
+	} else {
+		s->remote_display = g_strdup("");
+	}
+	su_home_deinit(home);
+}
+
+static void session_set_remote_uri(SpSession *s, const char *uri)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	url_t *url = url_make(home, uri);
+
+	g_free(s->remote_uri);
+	s->remote_uri = g_strdup(uri);
+	g_free(s->remote_dn);
+	s->remote_dn = g_strdup(url != NULL && url->url_user != NULL ? url->url_user : "");
+	g_free(s->remote_display);
+	s->remote_display = g_strdup("");
+	su_home_deinit(home);
+}
+
+/* Reserves an RTP port on the address that reaches c's site and builds the user SDP. */
+static gboolean session_prepare_media(SpSession *s, SpConnection *c, GError **error)
+{
+	const SpConnectionConfig *cfg = sp_connection_get_config(c);
+	g_autofree char *address = sp_sdp_local_address(cfg->server, cfg->local_address);
+
+	if (s->rtp == NULL || g_strcmp0(address, s->local_address) != 0) {
+		SpRtpPort *rtp =
+		    sp_rtp_ports_reserve(sp_calls_get_rtp_ports(s->calls), address, error);
+
+		if (rtp == NULL)
+			return FALSE;
+		sp_rtp_port_free(s->rtp);
+		s->rtp = rtp;
+		g_free(s->local_address);
+		s->local_address = g_steal_pointer(&address);
+	}
+	g_free(s->sdp);
+	s->sdp = sp_sdp_build(s->local_address, sp_rtp_port_get_port(s->rtp), "sendrecv");
+	return TRUE;
+}
+
+static SpSession *session_new(SpCalls *calls, const char *id, SpConnection *c)
+{
+	SpSession *s = g_new0(SpSession, 1);
+
+	s->calls = calls;
+	s->phone = sp_calls_get_phone(calls);
+	s->id = g_strdup(id);
+	s->connection = c;
+	s->connection_id = sp_connection_get_id(c);
+	s->failover_from = -1;
+	s->tried = g_array_new(FALSE, FALSE, sizeof(guint));
+	s->dtmf = g_string_new(NULL);
+	return s;
+}
+
+/* --- placing an outbound call and failover ------------------------------------------------ */
+
+static gboolean on_failover_timeout(gpointer data);
+
+static guint failover_timeout_ms(SpSession *s)
+{
+	const SpConfig *config = sp_phone_get_config(s->phone);
+	guint ms = config != NULL ? config->policy.invite_failover_timeout_ms : 0;
+
+	return ms > 0 ? ms : SP_INVITE_FAILOVER_TIMEOUT_MS_DEFAULT;
+}
+
+/* Sends the INVITE through c on a new handle. */
+static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
+{
+	const SpConnectionConfig *cfg = sp_connection_get_config(c);
+	g_autofree char *uri = sp_connection_make_uri(c, s->destination);
+	g_autofree char *proxy = NULL;
+	g_autofree char *from = NULL;
+	g_autofree char *site = NULL;
+	guint cid = sp_connection_get_id(c);
+
+	g_array_append_val(s->tried, cid);
+	if (uri == NULL) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS, "bad destination \"%s\"",
+			    s->destination);
+		return FALSE;
+	}
+	if (!session_prepare_media(s, c, error))
+		return FALSE;
+
+	proxy = proxy_uri(cfg);
+	from = from_header(cfg);
+	s->nh = nua_handle(sp_connection_get_nua(c), s, SIPTAG_TO_STR(uri), TAG_END());
+	if (s->nh == NULL) {
+		g_set_error(error, SP_ERROR, SP_ERROR_FAILED, "cannot create a SIP handle");
+		return FALSE;
+	}
+	s->connection = c;
+	s->connection_id = cid;
+	s->failover_from = cid != s->requested_id ? (gint)s->requested_id : -1;
+	s->provisional = FALSE;
+	s->ringing = FALSE;
+	s->site_alive = FALSE;
+	s->auth_tried = FALSE;
+	session_set_remote_uri(s, uri);
+
+	g_debug("session %s: INVITE %s via connection %u (%s)", s->id, uri, cid, proxy);
+	nua_invite(s->nh, NUTAG_PROXY(proxy), SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
+		   SOATAG_USER_SDP_STR(s->sdp), TAG_END());
+
+	/*
+	 * A site that answers anything is alive, even while the far end takes its time. The
+	 * INVITE's 100 Trying would say so, but sofia 1.12.11 only passes it up agent-wide
+	 * (NTATAG_PASS_100), and then leaks a message for every 100 to an INVITE. So the site is
+	 * asked directly, with one OPTIONS sent alongside the INVITE.
+	 */
+	site = g_strdup_printf("sip:%s", cfg->server);
+	s->ping_nh = nua_handle(sp_connection_get_nua(c), s, SIPTAG_TO_STR(site), TAG_END());
+	if (s->ping_nh != NULL)
+		nua_options(s->ping_nh, NUTAG_PROXY(proxy), SIPTAG_FROM_STR(from), TAG_END());
+
+	clear_source(&s->failover_timer);
+	s->failover_timer = g_timeout_add(failover_timeout_ms(s), on_failover_timeout, s);
+	return TRUE;
+}
+
+/*
+ * The current attempt failed before the site answered at all: try the next Ready connection,
+ * or end the session with this failure.
+ */
+static void session_failover(SpSession *s, int code, SpSessionReason reason, const char *phrase)
+{
+	clear_source(&s->failover_timer);
+	session_drop_handle(s);
+	s->last_code = code;
+	s->last_reason = reason;
+	g_free(s->last_phrase);
+	s->last_phrase = g_strdup(phrase);
+
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		SpConnection *next = sp_calls_next_ready(s->calls, s->tried);
+
+		if (next == NULL)
+			break;
+		g_info("session %s: connection %u failed (%d %s); placing the call via %u", s->id,
+		       s->connection_id, code, phrase ? phrase : "", sp_connection_get_id(next));
+		if (session_place(s, next, &error)) {
+			/* Same status, new connectionId and failoverFrom. */
+			sp_session_set_status(s, SP_SESSION_IN_PROGRESS, 0, SP_REASON_NONE, NULL);
+			return;
+		}
+		g_warning("session %s: cannot place the call via %u: %s", s->id,
+			  sp_connection_get_id(next), error->message);
+		session_drop_handle(s);
+	}
+	session_finish(s, s->last_code, s->last_reason, s->last_phrase);
+}
+
+static gboolean on_failover_timeout(gpointer data)
+{
+	SpSession *s = data;
+
+	s->failover_timer = 0;
+	g_info("session %s: no answer from the site of connection %u in %u ms", s->id,
+	       s->connection_id, failover_timeout_ms(s));
+	sp_connection_report_failure(s->connection, 408);
+	session_failover(s, 408, SP_REASON_SIP_ERROR, "Request Timeout");
+	return G_SOURCE_REMOVE;
+}
+
+SpSession *sp_session_new_outbound(SpCalls *calls, const char *id, const char *destination,
+				   guint requested_id, SpConnection *c, GError **error)
+{
+	SpSession *s = session_new(calls, id, c);
+
+	s->outbound = TRUE;
+	s->status = SP_SESSION_IN_PROGRESS;
+	s->destination = g_strdup(destination);
+	s->requested_id = requested_id;
+	/* The connection asked for is not tried again when it was skipped for not being Ready. */
+	if (sp_connection_get_id(c) != requested_id)
+		g_array_append_val(s->tried, requested_id);
+
+	if (!session_place(s, c, error)) {
+		sp_session_free(s);
+		return NULL;
+	}
+	session_announce(s);
+	return s;
+}
+
+void sp_session_on_connection_status(SpSession *s, SpConnection *c)
+{
+	if (c != s->connection || s->dead || s->ending)
+		return;
+	if (s->outbound && s->status == SP_SESSION_IN_PROGRESS && !s->provisional &&
+	    sp_connection_get_status(c) != SP_CONNECTION_READY) {
+		g_info("session %s: connection %u is %s while placing the call", s->id,
+		       s->connection_id,
+		       sp_connection_status_to_string(sp_connection_get_status(c)));
+		session_failover(s, 503, SP_REASON_NETWORK_ERROR, "Service Unavailable");
+	}
+}
+
+void sp_session_abandon(SpSession *s)
+{
+	if (s->dead)
+		return;
+	if (s->nh != NULL && !s->ending) {
+		switch (s->status) {
+		case SP_SESSION_ALERTING:
+			nua_respond(s->nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+			break;
+		case SP_SESSION_IN_PROGRESS:
+			nua_cancel(s->nh, TAG_END());
+			break;
+		case SP_SESSION_CONNECTED:
+		case SP_SESSION_HELD:
+			nua_bye(s->nh, TAG_END());
+			break;
+		case SP_SESSION_DISCONNECTED:
+			break;
+		}
+	}
+	session_drop_handle(s);
+	session_finish(s, 0, SP_REASON_NORMAL, NULL);
+}
+
+/* --- inbound ------------------------------------------------------------------------------ */
+
+SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
+				  sip_t const *sip)
+{
+	SpSession *s = session_new(calls, id, c);
+	g_autoptr(GError) error = NULL;
+
+	s->outbound = FALSE;
+	s->status = SP_SESSION_ALERTING;
+	s->nh = nh;
+	nua_handle_bind(nh, s);
+	session_set_remote(s, sip->sip_from);
+
+	if (!session_prepare_media(s, c, &error)) {
+		g_warning("session %s: %s; rejecting the call", s->id, error->message);
+		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+		s->nh = NULL; /* the caller destroys the handle */
+		nua_handle_bind(nh, NULL);
+		sp_session_free(s);
+		return NULL;
+	}
+	nua_respond(nh, SIP_180_RINGING, TAG_END());
+	session_announce(s);
+	return s;
+}
+
+/* --- operations --------------------------------------------------------------------------- */
+
+static gboolean wrong_state(SpSession *s, const char *what, GError **error)
+{
+	g_set_error(error, SP_ERROR, SP_ERROR_WRONG_STATE, "cannot %s session %s: it is %s%s", what,
+		    s->id, sp_session_status_to_string(s->status),
+		    s->op != SP_OP_NONE ? " (re-INVITE pending)" : "");
+	return FALSE;
+}
+
+gboolean sp_session_answer(SpSession *s, GError **error)
+{
+	if (s->status != SP_SESSION_ALERTING || s->ending || s->nh == NULL)
+		return wrong_state(s, "answer", error);
+
+	clear_source(&s->answer_timer);
+	sp_calls_hold_others(s->calls, s);
+	nua_respond(s->nh, SIP_200_OK, NUTAG_MEDIA_ENABLE(1), SOATAG_USER_SDP_STR(s->sdp),
+		    TAG_END());
+	sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
+	return TRUE;
+}
+
+gboolean sp_session_hangup(SpSession *s, GError **error)
+{
+	if (s->ending || s->nh == NULL)
+		return wrong_state(s, "hang up", error);
+
+	switch (s->status) {
+	case SP_SESSION_ALERTING:
+		nua_respond(s->nh, SIP_603_DECLINE, TAG_END());
+		session_end_locally(s, 603, SP_REASON_REJECTED, "Decline");
+		return TRUE;
+	case SP_SESSION_IN_PROGRESS:
+		nua_cancel(s->nh, TAG_END());
+		session_end_locally(s, 0, SP_REASON_CANCELLED, NULL);
+		return TRUE;
+	case SP_SESSION_CONNECTED:
+	case SP_SESSION_HELD:
+		nua_bye(s->nh, TAG_END());
+		session_end_locally(s, 0, SP_REASON_NORMAL, NULL);
+		return TRUE;
+	case SP_SESSION_DISCONNECTED:
+		break;
+	}
+	return wrong_state(s, "hang up", error);
+}
+
+static void send_reinvite(SpSession *s, SpSessionOp op)
+{
+	g_autofree char *sdp = NULL;
+	const char *direction = "sendrecv";
+
+	/*
+	 * Hold is said in the user SDP rather than with SOATAG_HOLD: soa 1.12.11 offers sendonly
+	 * even when the far end holds us too, where inactive is right. It stays soa's user SDP, so
+	 * sofia's answers to the far end's re-INVITEs keep holding too.
+	 */
+	if (op == SP_OP_HOLD)
+		direction = s->remote_holding ? "inactive" : "sendonly";
+	sdp = sp_sdp_build(s->local_address, sp_rtp_port_get_port(s->rtp), direction);
+	s->op = op;
+	s->retry = SP_OP_NONE;
+	g_debug("session %s: re-INVITE (%s, %s)", s->id, op == SP_OP_HOLD ? "hold" : "retrieve",
+		direction);
+	nua_invite(s->nh, SOATAG_USER_SDP_STR(sdp), TAG_END());
+}
+
+gboolean sp_session_hold(SpSession *s, GError **error)
+{
+	if (s->status != SP_SESSION_CONNECTED || s->ending || s->op != SP_OP_NONE ||
+	    s->retry != SP_OP_NONE)
+		return wrong_state(s, "hold", error);
+	send_reinvite(s, SP_OP_HOLD);
+	return TRUE;
+}
+
+gboolean sp_session_retrieve(SpSession *s, GError **error)
+{
+	if (s->status != SP_SESSION_HELD || s->ending || s->op != SP_OP_NONE ||
+	    s->retry != SP_OP_NONE)
+		return wrong_state(s, "retrieve", error);
+	sp_calls_hold_others(s->calls, s);
+	send_reinvite(s, SP_OP_RETRIEVE);
+	return TRUE;
+}
+
+static void send_next_dtmf(SpSession *s)
+{
+	g_autofree char *body = NULL;
+	char digit;
+
+	if (s->dtmf_busy || s->dtmf->len == 0 || s->nh == NULL || s->ending)
+		return;
+	digit = s->dtmf->str[0];
+	g_string_erase(s->dtmf, 0, 1);
+	body = g_strdup_printf("Signal=%c\r\nDuration=160\r\n", digit);
+	s->dtmf_busy = TRUE;
+	nua_info(s->nh, SIPTAG_CONTENT_TYPE_STR("application/dtmf-relay"), SIPTAG_PAYLOAD_STR(body),
+		 TAG_END());
+}
+
+gboolean sp_session_send_dtmf(SpSession *s, const char *digits, GError **error)
+{
+	if (digits == NULL || digits[0] == '\0' ||
+	    strspn(digits, "0123456789*#ABCDabcd") != strlen(digits) || strlen(digits) > 256) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "digits must be 1 to 256 of 0-9, *, #, A-D");
+		return FALSE;
+	}
+	if (s->status != SP_SESSION_CONNECTED || s->ending)
+		return wrong_state(s, "send DTMF on", error);
+	for (const char *p = digits; *p; p++)
+		g_string_append_c(s->dtmf, g_ascii_toupper(*p));
+	send_next_dtmf(s);
+	return TRUE;
+}
+
+gboolean sp_session_transfer(SpSession *s, const char *destination, GError **error)
+{
+	g_autofree char *uri = NULL;
+	g_autofree char *refer_to = NULL;
+
+	if ((s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending ||
+	    s->transferring)
+		return wrong_state(s, "transfer", error);
+	uri = sp_connection_make_uri(s->connection, destination);
+	if (uri == NULL) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS, "bad destination \"%s\"",
+			    destination);
+		return FALSE;
+	}
+	refer_to = g_strdup_printf("<%s>", uri);
+	s->transferring = TRUE;
+	g_info("session %s: transferring to %s", s->id, uri);
+	nua_refer(s->nh, SIPTAG_REFER_TO_STR(refer_to), TAG_END());
+	return TRUE;
+}
+
+/* --- auto-answer -------------------------------------------------------------------------- */
+
+static gboolean on_answer_timeout(gpointer data)
+{
+	SpSession *s = data;
+	g_autoptr(GError) error = NULL;
+
+	s->answer_timer = 0;
+	if (!sp_session_answer(s, &error))
+		g_debug("session %s: auto-answer: %s", s->id, error->message);
+	return G_SOURCE_REMOVE;
+}
+
+/* The answer-after=N of a Call-Info header, or -1. */
+static int call_info_answer_after(sip_t const *sip)
+{
+	for (sip_call_info_t const *ci = sip->sip_call_info; ci != NULL; ci = ci->ci_next) {
+		const char *v = msg_params_find(ci->ci_params, "answer-after");
+
+		if (v != NULL) {
+			guint64 n = g_ascii_strtoull(v, NULL, 10);
+
+			return n > 3600 ? 3600 : (int)n;
+		}
+	}
+	return -1;
+}
+
+/* An Alert-Info header with info=alert-autoanswer (sofia leaves it an unknown header). */
+static gboolean alert_info_autoanswer(sip_t const *sip)
+{
+	for (sip_unknown_t const *u = sip->sip_unknown; u != NULL; u = u->un_next) {
+		g_autofree char *value = NULL;
+
+		if (u->un_name == NULL || g_ascii_strcasecmp(u->un_name, "Alert-Info") != 0 ||
+		    u->un_value == NULL)
+			continue;
+		value = g_ascii_strdown(u->un_value, -1);
+		if (strstr(value, "info=alert-autoanswer") != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void sp_session_check_auto_answer(SpSession *s, sip_t const *sip)
+{
+	const SpConfig *config = sp_phone_get_config(s->phone);
+	int after = -1;
+
+	if (config == NULL || s->status != SP_SESSION_ALERTING)
+		return;
+	if (config->policy.auto_answer) {
+		after = 0;
+	} else if (config->policy.honor_answer_after) {
+		if (alert_info_autoanswer(sip))
+			after = 0;
+		else
+			after = call_info_answer_after(sip);
+	}
+	if (after < 0)
+		return;
+	g_info("session %s: auto-answer in %d s", s->id, after);
+	if (after == 0)
+		on_answer_timeout(s);
+	else
+		s->answer_timer = g_timeout_add((guint)after * 1000, on_answer_timeout, s);
+}
+
+/* --- NUA events --------------------------------------------------------------------------- */
+
+static SpSessionReason reason_for_failure(SpSession *s, int status, sip_t const *sip)
+{
+	if (status == 486 || status == 600)
+		return SP_REASON_BUSY;
+	if (status == 603)
+		return SP_REASON_REJECTED;
+	if (status == 487)
+		return SP_REASON_CANCELLED;
+	if ((status == 480 || status == 408) && s->ringing)
+		return SP_REASON_NO_ANSWER;
+	if (status >= 700 || (status == 503 && is_local_response(sip)))
+		return SP_REASON_NETWORK_ERROR;
+	return SP_REASON_SIP_ERROR;
+}
+
+/* A challenge to our INVITE: answer it once with the connection's credentials. */
+static gboolean session_authenticate(SpSession *s, sip_t const *sip)
+{
+	const SpConnectionConfig *cfg = sp_connection_get_config(s->connection);
+	msg_auth_t const *au =
+	    sip->sip_proxy_authenticate ? sip->sip_proxy_authenticate : sip->sip_www_authenticate;
+	const char *realm;
+	g_autofree char *auth = NULL;
+
+	if (au == NULL || cfg->password == NULL || s->auth_tried)
+		return FALSE;
+	realm = msg_params_find(au->au_params, "realm=");
+	if (realm == NULL)
+		return FALSE;
+	s->auth_tried = TRUE;
+	auth = g_strdup_printf("%s:%s:%s:%s", au->au_scheme, realm,
+			       cfg->auth_user ? cfg->auth_user : cfg->user, cfg->password);
+	nua_authenticate(s->nh, NUTAG_AUTH(auth), TAG_END());
+	return TRUE;
+}
+
+static gboolean on_retry_timeout(gpointer data)
+{
+	SpSession *s = data;
+	SpSessionOp op = s->retry;
+
+	s->retry_timer = 0;
+	s->retry = SP_OP_NONE;
+	if (s->ending || s->nh == NULL)
+		return G_SOURCE_REMOVE;
+	if ((op == SP_OP_HOLD && s->status == SP_SESSION_CONNECTED) ||
+	    (op == SP_OP_RETRIEVE && s->status == SP_SESSION_HELD))
+		send_reinvite(s, op);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t const *sip)
+{
+	gboolean local_failure;
+
+	if (s->ending)
+		return;
+
+	if (s->status == SP_SESSION_IN_PROGRESS) {
+		/* The initial INVITE. */
+		if (status < 200) {
+			if (!s->provisional)
+				g_debug("session %s: %d %s via connection %u", s->id, status,
+					phrase, s->connection_id);
+			s->provisional = TRUE;
+			if (status > 100)
+				s->ringing = TRUE;
+			clear_source(&s->failover_timer);
+			session_drop_ping(s);
+			return;
+		}
+		session_drop_ping(s);
+		if (status < 300) {
+			clear_source(&s->failover_timer);
+			if (sip != NULL && sip->sip_to != NULL && sip->sip_to->a_display != NULL)
+				session_set_remote(s, sip->sip_to);
+			sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
+			return;
+		}
+		if ((status == 401 || status == 407) && sip != NULL &&
+		    session_authenticate(s, sip)) {
+			s->provisional = TRUE;
+			clear_source(&s->failover_timer);
+			return;
+		}
+		clear_source(&s->failover_timer);
+		local_failure =
+		    is_local_response(sip) && (is_site_failure(status) || status >= 700);
+		if (is_site_failure(status) || local_failure)
+			sp_connection_report_failure(s->connection, status);
+		/* A 408/503 relayed by a site that answered the OPTIONS is the far end's. */
+		if (!s->provisional &&
+		    (local_failure || (is_site_failure(status) && !s->site_alive))) {
+			session_failover(s, status, reason_for_failure(s, status, sip), phrase);
+			return;
+		}
+		session_finish(s, status, reason_for_failure(s, status, sip), phrase);
+		return;
+	}
+
+	/* A re-INVITE of ours (hold or retrieve). */
+	if (status < 200 || s->op == SP_OP_NONE)
+		return;
+	if (status < 300) {
+		SpSessionOp op = s->op;
+
+		s->op = SP_OP_NONE;
+		if (op == SP_OP_HOLD && s->status == SP_SESSION_CONNECTED)
+			sp_session_set_status(s, SP_SESSION_HELD, 0, SP_REASON_NONE, NULL);
+		else if (op == SP_OP_RETRIEVE && s->status == SP_SESSION_HELD)
+			sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
+		return;
+	}
+	if (is_site_failure(status))
+		sp_connection_report_failure(s->connection, status);
+	g_info("session %s: re-INVITE failed: %d %s", s->id, status, phrase);
+	if (status == 491) {
+		/* Glare (RFC 3261 §14.1): try again after a random wait. */
+		s->retry = s->op;
+		clear_source(&s->retry_timer);
+		s->retry_timer =
+		    g_timeout_add((guint)g_random_int_range(500, 2000), on_retry_timeout, s);
+	}
+	s->op = SP_OP_NONE;
+}
+
+static void on_i_notify(SpSession *s, int status, sip_t const *sip)
+{
+	const char *event = sip != NULL && sip->sip_event != NULL ? sip->sip_event->o_type : NULL;
+	nua_t *nua = sp_connection_get_nua(s->connection);
+	g_autoptr(GError) error = NULL;
+
+	if (status >= 200 && event != NULL && g_ascii_strcasecmp(event, "refer") == 0) {
+		/* Progress of our REFER; sofia has answered it already (it expected it). */
+		int code = 0;
+
+		if (sip->sip_payload != NULL && sip->sip_payload->pl_data != NULL) {
+			g_autofree char *frag =
+			    g_strndup(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+
+			if (g_str_has_prefix(frag, "SIP/2.0 "))
+				code = (int)g_ascii_strtoll(frag + 8, NULL, 10);
+		}
+		g_debug("session %s: transfer progress %d", s->id, code);
+		if (!s->transferring || code < 200)
+			return;
+		s->transferring = FALSE;
+		if (code < 300 && !s->ending &&
+		    (s->status == SP_SESSION_CONNECTED || s->status == SP_SESSION_HELD)) {
+			g_info("session %s: transferred", s->id);
+			nua_bye(s->nh, TAG_END());
+			session_end_locally(s, 0, SP_REASON_NORMAL, NULL);
+		} else if (code >= 300) {
+			g_info("session %s: transfer failed: %d", s->id, code);
+		}
+		return;
+	}
+
+	if (status >= 200)
+		return; /* answered by sofia already */
+
+	/* Not part of a subscription of ours: NOTIFY is an application method, so answer it. */
+	if (event != NULL && g_ascii_strcasecmp(event, "refer") == 0) {
+		nua_respond(s->nh, 481, "Subscription Does Not Exist", NUTAG_WITH_THIS(nua),
+			    TAG_END());
+		return;
+	}
+	if (event == NULL ||
+	    (g_ascii_strcasecmp(event, "talk") != 0 && g_ascii_strcasecmp(event, "hold") != 0)) {
+		nua_respond(s->nh, 489, "Bad Event", NUTAG_WITH_THIS(nua),
+			    SIPTAG_ALLOW_EVENTS_STR("talk, hold"), TAG_END());
+		return;
+	}
+	nua_respond(s->nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+
+	/* Remote control by the SIP Server (3pcc). */
+	if (g_ascii_strcasecmp(event, "talk") == 0) {
+		g_info("session %s: NOTIFY talk", s->id);
+		if (s->status == SP_SESSION_ALERTING)
+			sp_session_answer(s, &error);
+		else if (s->status == SP_SESSION_HELD)
+			sp_session_retrieve(s, &error);
+	} else {
+		g_info("session %s: NOTIFY hold", s->id);
+		if (s->status == SP_SESSION_CONNECTED)
+			sp_session_hold(s, &error);
+	}
+	if (error != NULL)
+		g_info("session %s: NOTIFY %s: %s", s->id, event, error->message);
+}
+
+static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const *sip,
+		       tagi_t tags[])
+{
+	int state = nua_callstate_init;
+	sdp_session_t const *remote = NULL;
+
+	tl_gets(tags, NUTAG_CALLSTATE_REF(state), SOATAG_REMOTE_SDP_REF(remote), TAG_END());
+	if (remote != NULL) {
+		sdp_media_t const *m = remote->sdp_media;
+
+		while (m != NULL && (m->m_type != sdp_media_audio || m->m_rejected))
+			m = m->m_next;
+		if (m != NULL)
+			s->remote_holding = (m->m_mode & sdp_recvonly) == 0;
+	}
+	g_debug("session %s: call state %s (%d %s)%s", s->id,
+		nua_callstate_name((enum nua_callstate)state), status, phrase ? phrase : "",
+		s->remote_holding ? ", held by the far end" : "");
+
+	switch (state) {
+	case nua_callstate_ready:
+		if (s->ending && s->status == SP_SESSION_DISCONNECTED) {
+			/* A 200 OK crossed our CANCEL: end the call that got set up anyway. */
+			nua_bye(s->nh, TAG_END());
+		} else if (s->status == SP_SESSION_IN_PROGRESS) {
+			clear_source(&s->failover_timer);
+			sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
+		}
+		break;
+	case nua_callstate_terminated:
+		if (status >= 300)
+			session_finish(s, status, reason_for_failure(s, status, sip), phrase);
+		else
+			session_finish(s, 0, SP_REASON_NORMAL, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The answer to the OPTIONS sent with the INVITE. */
+static void on_ping_response(SpSession *s, int status, char const *phrase, sip_t const *sip)
+{
+	session_drop_ping(s);
+	if (s->ending || s->status != SP_SESSION_IN_PROGRESS || s->provisional || s->nh == NULL)
+		return;
+	if (is_local_response(sip) && (is_site_failure(status) || status >= 700)) {
+		/* Unreachable (an ICMP error, say): no need to wait for the INVITE. */
+		g_info("session %s: the site of connection %u is unreachable (%d %s)", s->id,
+		       s->connection_id, status, phrase);
+		sp_connection_report_failure(s->connection, status);
+		session_failover(s, status, reason_for_failure(s, status, sip), phrase);
+		return;
+	}
+	g_debug("session %s: the site of connection %u answered (%d %s)", s->id, s->connection_id,
+		status, phrase);
+	s->site_alive = TRUE;
+	clear_source(&s->failover_timer);
+}
+
+void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char const *phrase,
+			     nua_handle_t *nh, sip_t const *sip, tagi_t tags[])
+{
+	if (s == NULL || s->dead || nh == NULL)
+		return;
+	if (nh == s->ping_nh) {
+		if (event == nua_r_options && status >= 200) {
+			s->in_event++;
+			on_ping_response(s, status, phrase, sip);
+			s->in_event--;
+			if (s->dead && s->in_event == 0)
+				sp_calls_release_session(s->calls, s);
+		}
+		return;
+	}
+	if (nh != s->nh)
+		return;
+
+	s->in_event++;
+	switch (event) {
+	case nua_r_invite:
+		on_r_invite(s, status, phrase, sip);
+		break;
+	case nua_i_state:
+		on_i_state(s, status, phrase, sip, tags);
+		break;
+	case nua_i_bye:
+		g_debug("session %s: BYE from the far end", s->id);
+		clear_source(&s->failover_timer);
+		if (s->status != SP_SESSION_DISCONNECTED)
+			sp_session_set_status(s, SP_SESSION_DISCONNECTED, 0, SP_REASON_NORMAL,
+					      NULL);
+		break;
+	case nua_i_cancel:
+		g_debug("session %s: CANCEL from the far end", s->id);
+		clear_source(&s->answer_timer);
+		if (s->status != SP_SESSION_DISCONNECTED)
+			sp_session_set_status(s, SP_SESSION_DISCONNECTED, 487, SP_REASON_CANCELLED,
+					      "Request Terminated");
+		break;
+	case nua_r_bye:
+	case nua_r_cancel:
+		if (status >= 200 && is_site_failure(status) && s->connection != NULL)
+			sp_connection_report_failure(s->connection, status);
+		if (event == nua_r_bye && status >= 200)
+			session_finish(s, 0, SP_REASON_NORMAL, NULL);
+		break;
+	case nua_i_notify:
+		on_i_notify(s, status, sip);
+		break;
+	case nua_r_refer:
+		if (status >= 300) {
+			g_info("session %s: REFER failed: %d %s", s->id, status, phrase);
+			s->transferring = FALSE;
+			if (is_site_failure(status))
+				sp_connection_report_failure(s->connection, status);
+		}
+		break;
+	case nua_r_info:
+		if (status >= 200) {
+			if (is_site_failure(status))
+				sp_connection_report_failure(s->connection, status);
+			s->dtmf_busy = FALSE;
+			send_next_dtmf(s);
+		}
+		break;
+	default:
+		break;
+	}
+	s->in_event--;
+
+	if (s->dead && s->in_event == 0)
+		sp_calls_release_session(s->calls, s);
 }

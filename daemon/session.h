@@ -9,6 +9,8 @@
 G_BEGIN_DECLS
 
 typedef struct _SpSession SpSession;
+typedef struct _SpCalls SpCalls;
+typedef struct _SpConnection SpConnection;
 
 typedef enum {
 	SP_SESSION_ALERTING,
@@ -20,13 +22,77 @@ typedef enum {
 
 const char *sp_session_status_to_string(SpSessionStatus status);
 
+/* Why a session ended (the "reason" of its Disconnected event). */
+typedef enum {
+	SP_REASON_NONE,
+	SP_REASON_NORMAL,
+	SP_REASON_BUSY,
+	SP_REASON_REJECTED,
+	SP_REASON_CANCELLED,
+	SP_REASON_NO_ANSWER,
+	SP_REASON_SIP_ERROR,
+	SP_REASON_NETWORK_ERROR,
+	SP_REASON_MEDIA_TIMEOUT,
+} SpSessionReason;
+
+/* NULL for SP_REASON_NONE. */
+const char *sp_session_reason_to_string(SpSessionReason reason);
+
 /*
  * Every NUA event on a handle whose hmagic is a session (connection.c routes them here in one
- * line).
+ * line). The session may be freed by this call.
  */
 void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char const *phrase,
 			     nua_handle_t *nh, sip_t const *sip, tagi_t tags[]);
 
+/*
+ * The one writer of a session's status and the one emitter of SessionStatusChanged. Emits even
+ * when status does not change (a failover reports its new connection that way). code 0 and
+ * NULL sip_reason are sent as null.
+ */
+void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSessionReason reason,
+			   const char *sip_reason);
+
+/* The session object of GetSessions and of the event (transfer full). */
 json_object *sp_session_to_json(SpSession *s);
+
+/* --- for calls.c ------------------------------------------------------------------------- */
+
+/*
+ * An outbound call to destination (a DN or a sip:/sips: URI, already validated), asked for on
+ * connection requested_id and placed through c (a Ready connection). Emits InProgress.
+ * NULL with SP_ERROR_UNAVAILABLE when nothing could be sent.
+ */
+SpSession *sp_session_new_outbound(SpCalls *calls, const char *id, const char *destination,
+				   guint requested_id, SpConnection *c, GError **error);
+/* An inbound INVITE on nh (bound to the new session), answered 180; emits Alerting. */
+SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
+				  sip_t const *sip);
+/* Policy auto-answer, Call-Info answer-after=N and Alert-Info info=alert-autoanswer. */
+void sp_session_check_auto_answer(SpSession *s, sip_t const *sip);
+/* Drops the handle (sofia CANCELs what is pending) and frees; emits nothing. */
+void sp_session_free(SpSession *s);
+
+const char *sp_session_get_id(SpSession *s);
+SpSessionStatus sp_session_get_status(SpSession *s);
+SpConnection *sp_session_get_connection(SpSession *s);
+/* TRUE while a re-INVITE putting the call on hold is on its way. */
+gboolean sp_session_is_holding(SpSession *s);
+
+/* The operations of the control API; each fails with SP_ERROR_WRONG_STATE when not possible. */
+gboolean sp_session_answer(SpSession *s, GError **error);
+gboolean sp_session_hangup(SpSession *s, GError **error);
+gboolean sp_session_hold(SpSession *s, GError **error);
+gboolean sp_session_retrieve(SpSession *s, GError **error);
+gboolean sp_session_send_dtmf(SpSession *s, const char *digits, GError **error);
+gboolean sp_session_transfer(SpSession *s, const char *destination, GError **error);
+
+/* The connection the session runs on changed status (failover of a call being placed). */
+void sp_session_on_connection_status(SpSession *s, SpConnection *c);
+/*
+ * The session's connection goes away: hang up and drop the handle now, before its NUA is
+ * destroyed. Emits Disconnected.
+ */
+void sp_session_abandon(SpSession *s);
 
 G_END_DECLS

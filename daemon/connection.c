@@ -1,0 +1,1374 @@
+/* One SIP Server site: its NUA, registration, health probes and retry. */
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+/* daemon/sofia.h sets sofia's magic types: it comes before any other sofia header. */
+#include "daemon/backoff.h"
+#include "daemon/connection-policy.h"
+#include "daemon/connection.h"
+#include "daemon/phone-private.h"
+#include "daemon/session.h"
+#include "protocol/errors.h"
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/nta.h>
+
+/*
+ * How a connection behaves (SPEC §2):
+ *
+ * Registering: a REGISTER is on its way. If nothing final comes back within probe-timeout
+ *   times probe-failures (a silent site), the connection is Failed with 408 and probed like
+ *   an unreachable site; the REGISTER keeps going (sofia retransmits it) and is not repeated
+ *   while it is on its way.
+ * Ready: an OPTIONS probe every keepalive-interval (jittered to 50-100 %), each with its own
+ *   probe-timeout watchdog (sofia's transaction timers are per NUA, 32 s by default). A failed
+ *   probe is repeated at once; probe-failures in a row make the connection Failed. Any answer
+ *   of the site counts as alive. sofia refreshes the registration by itself; a refresh that
+ *   fails is handled like a failed REGISTER. A lost TCP/TLS connection makes sofia
+ *   re-REGISTER at once, which fails fast (refused connection) when the site is dead.
+ * Failed, unreachable (408, ICMP errors, transport errors): only OPTIONS probes, every
+ *   down-probe-interval (jittered); the REGISTER goes out as soon as one is answered.
+ * Failed, refused (the site answered 5xx or a 4xx other than auth): REGISTER again after
+ *   retry-min doubling up to retry-max, jittered (RFC 5626 §4.5).
+ * Failed, auth (401/407 after credentials, 403): REGISTER again every retry-max, jittered.
+ *
+ * One REGISTER handle serves the connection's whole life: sofia queues requests on a handle,
+ * so a REGISTER can never overtake an un-REGISTER of the same binding (a fresh handle, with a
+ * new Call-ID, could have its binding removed by a late un-REGISTER of the old one).
+ *
+ * Events: ConnectionStatusChanged on every change of status, and also when a Failed
+ * connection fails again with a different code (previousStatus is then "Failed too"), so that
+ * the event always says why.
+ */
+
+/* sofia's default transaction lifetime (64 * T1). */
+#define SP_SOFIA_T1X64_MS (64u * 500u)
+/* Transaction lifetime while un-REGISTERing on Disable/Remove: a dead site may not hold us. */
+#define SP_UNREGISTER_T1X64_MS 2000u
+/* Beyond that lifetime (plus sofia's 1 s shutdown tick), the connection moves on anyway. */
+#define SP_UNREGISTER_GRACE_MS 2000u
+/* The Contact URI parameter that tells the connections' bindings apart. */
+#define SP_LINE_PARAM "line"
+/* Debian's CA directory, used when TLS verification is on and no ca-file is given. */
+#define SP_SYSTEM_CA_DIR "/etc/ssl/certs"
+/* TCP/TLS: connections nobody uses are closed after this long. */
+#define SP_IDLE_CLOSE_MS 30000u
+/* Lower bounds of the configured waits (a zero would spin). */
+#define SP_MIN_WAIT_MS 100u
+/* Lower bound of the transaction lifetime while the site is down. */
+#define SP_DOWN_T1X64_MIN_MS 1000u
+/* At most this many realms are answered in one challenge. */
+#define SP_MAX_REALMS 4
+
+typedef enum {
+	SP_TRANSPORT_NORMAL,
+	SP_TRANSPORT_DOWN,
+	SP_TRANSPORT_REVIVING,
+} SpTransportMode;
+
+typedef enum {
+	SP_NEXT_NONE,
+	SP_NEXT_PROBE,
+	SP_NEXT_REGISTER,
+} SpNextAttempt;
+
+struct _SpConnection {
+	SpPhone *phone;
+	SpConnectionConfig *config;
+
+	/* What the NUA was made from. */
+	char *host;          /* the server's host, without brackets */
+	char *domain;        /* registrar domain */
+	char *aor;           /* sip:user@domain */
+	char *registrar;     /* Request-URI of REGISTER and of the probes */
+	char *proxy;         /* the site, with its transport: every request goes there */
+	char *bind_url;      /* NUTAG_URL */
+	char *local_address; /* the address the NUA is bound to */
+	char *line;          /* value of the Contact's line= parameter */
+	char *tls_dir;       /* private directory holding cafile.pem for sofia, or NULL */
+	unsigned t1x64_ms;   /* the NUA's transaction lifetime in normal operation */
+
+	nua_t *nua;
+	nua_handle_t *reg_nh;
+	nua_handle_t *probe_nh;
+
+	SpConnectionStatus status;
+	SpConnectionStatus previous;
+	int code;
+	char *reason;
+	char *status_time;
+	SpRegisterOutcome fail_mode; /* while Failed: why */
+	guint backoff_attempt;
+	guint probe_failures_in_row;
+	guint expires_s; /* granted by the registrar, while Ready */
+
+	gboolean reg_in_flight;    /* a REGISTER of ours has no final answer yet */
+	gboolean credentials_sent; /* for the REGISTER on its way */
+	gboolean unreg_in_flight;
+	gboolean unreg_credentials_sent;
+	guint abandoned;           /* challenges given up on: sofia answers each with a 9xx */
+	gboolean probe_in_flight;
+	SpTransportMode transport_mode;
+
+	SpNextAttempt next;
+	gint64 next_due_us;
+	guint next_id;
+	guint probe_watchdog_id;
+	guint reg_watchdog_id;
+	guint unreg_watchdog_id;
+
+	gboolean removing;
+	gboolean shutdown_started;
+	gboolean shutdown_final;
+
+	/* Counters for GetConnections. */
+	guint registrations;
+	guint probes_sent;
+	guint probes_failed;
+	guint failures;
+	char *last_ready_time;
+};
+
+static void connection_send_register(SpConnection *c);
+static void connection_probe(SpConnection *c);
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+static gboolean is_ipv6_literal(const char *host)
+{
+	return strchr(host, ':') != NULL;
+}
+
+/* host as it goes into a URI: IPv6 literals in brackets. */
+static char *uri_host(const char *host)
+{
+	return is_ipv6_literal(host) ? g_strdup_printf("[%s]", host) : g_strdup(host);
+}
+
+static const char *transport_param(SpTransport t)
+{
+	switch (t) {
+	case SP_TRANSPORT_UDP:
+		return "udp";
+	case SP_TRANSPORT_TCP:
+		return "tcp";
+	case SP_TRANSPORT_TLS:
+		return "tls";
+	}
+	return "udp";
+}
+
+static const char *default_port(SpTransport t)
+{
+	return t == SP_TRANSPORT_TLS ? "5061" : "5060";
+}
+
+static gint64 now_us(void)
+{
+	return g_get_monotonic_time();
+}
+
+/*
+ * The local address the kernel would use to reach host:port: a connected UDP socket sends
+ * nothing, and getsockname() tells the source address of the route. One NUA bound to that
+ * address per site avoids the multi-homed pitfall (a NUA bound to every address sends from
+ * the first one).
+ */
+static char *pick_local_address(const char *host, const char *port)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+	struct addrinfo *res = NULL;
+	char *found = NULL;
+
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return NULL;
+	for (struct addrinfo *ai = res; ai != NULL && found == NULL; ai = ai->ai_next) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		char buf[NI_MAXHOST];
+		int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    getnameinfo((struct sockaddr *)&ss, len, buf, sizeof buf, NULL, 0,
+				NI_NUMERICHOST) == 0) {
+			/* A link-local IPv6 address carries a zone ("%eth0") a SIP URI cannot. */
+			char *zone = strchr(buf, '%');
+
+			if (zone != NULL)
+				*zone = '\0';
+			found = g_strdup(buf);
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return found;
+}
+
+/* A quoted-string's content, unescaped. */
+static char *unquote(const char *s)
+{
+	GString *out = g_string_new(NULL);
+	gsize len = strlen(s);
+
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+		for (gsize i = 1; i + 1 < len; i++) {
+			if (s[i] == '\\' && i + 2 < len)
+				i++;
+			g_string_append_c(out, s[i]);
+		}
+	} else {
+		g_string_append(out, s);
+	}
+	return g_string_free(out, FALSE);
+}
+
+static void secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	g_free(s);
+}
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static json_object *json_string_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static json_object *connection_retry_json(SpConnection *c)
+{
+	gint64 left;
+
+	if (c->status != SP_CONNECTION_FAILED)
+		return NULL;
+	if (c->next_id == 0)
+		return json_object_new_int(0); /* a probe or REGISTER is on its way */
+	left = (c->next_due_us - now_us()) / 1000;
+	return json_object_new_int64(MAX(left, 0));
+}
+
+/* The fields of ConnectionStatusChanged, in the order of SPEC §2. */
+static json_object *connection_event_json(SpConnection *c)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "connectionId", json_object_new_int64(c->config->id));
+	json_object_object_add(o, "status",
+			       json_object_new_string(sp_connection_status_to_string(c->status)));
+	json_object_object_add(o, "previousStatus",
+			       json_object_new_string(sp_connection_status_to_string(c->previous)));
+	json_object_object_add(o, "user", json_object_new_string(c->config->user));
+	json_object_object_add(o, "server", json_object_new_string(c->config->server));
+	json_object_object_add(o, "protocol",
+			       json_object_new_string(sp_transport_to_string(c->config->protocol)));
+	json_object_object_add(o, "code", c->code > 0 ? json_object_new_int(c->code) : NULL);
+	json_object_object_add(o, "reason", json_string_or_null(c->reason));
+	json_object_object_add(o, "retryInMs", connection_retry_json(c));
+	json_object_object_add(o, "expiresInS",
+			       c->status == SP_CONNECTION_READY
+				       ? json_object_new_int64(c->expires_s)
+				       : NULL);
+	json_object_object_add(o, "time", json_string_or_null(c->status_time));
+	return o;
+}
+
+/*
+ * The one writer of a connection's status and the one emitter of ConnectionStatusChanged.
+ * code 0 and a NULL reason are sent as null.
+ */
+static void connection_set_status(SpConnection *c, SpConnectionStatus status, int code,
+				  const char *reason)
+{
+	gboolean changed = status != c->status ||
+			   (status == SP_CONNECTION_FAILED && code != c->code);
+	g_autofree char *retry = NULL;
+	g_autofree char *why = NULL;
+
+	c->code = code;
+	g_free(c->reason);
+	c->reason = g_strdup(code > 0 ? reason : NULL);
+	if (!changed)
+		return;
+
+	c->previous = c->status;
+	c->status = status;
+	g_free(c->status_time);
+	c->status_time = sp_phone_timestamp();
+	if (status == SP_CONNECTION_READY) {
+		g_free(c->last_ready_time);
+		c->last_ready_time = g_strdup(c->status_time);
+	}
+	if (status == SP_CONNECTION_FAILED && c->previous != SP_CONNECTION_FAILED)
+		c->failures++;
+	if (status != SP_CONNECTION_READY)
+		c->expires_s = 0;
+
+	if (status == SP_CONNECTION_FAILED && c->next_id != 0)
+		retry = g_strdup_printf(", next %s in %" G_GINT64_FORMAT " ms",
+					c->next == SP_NEXT_PROBE ? "probe" : "REGISTER",
+					MAX((c->next_due_us - now_us()) / 1000, 0));
+	if (code > 0)
+		why = g_strdup_printf(" (%d %s)", code, reason != NULL ? reason : "");
+	g_message("connection %u: %s -> %s%s%s", c->config->id,
+		  sp_connection_status_to_string(c->previous),
+		  sp_connection_status_to_string(status), why != NULL ? why : "",
+		  retry != NULL ? retry : "");
+
+	sp_phone_emit(c->phone, "ConnectionStatusChanged", connection_event_json(c));
+	sp_phone_on_connection_status(c->phone, c);
+}
+
+/* ---- scheduling ------------------------------------------------------------------------ */
+
+static gboolean on_next_attempt(gpointer data)
+{
+	SpConnection *c = data;
+	SpNextAttempt next = c->next;
+
+	c->next_id = 0;
+	c->next = SP_NEXT_NONE;
+	switch (next) {
+	case SP_NEXT_PROBE:
+		connection_probe(c);
+		break;
+	case SP_NEXT_REGISTER:
+		connection_set_status(c, SP_CONNECTION_REGISTERING, 0, NULL);
+		connection_send_register(c);
+		break;
+	case SP_NEXT_NONE:
+		break;
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static void connection_schedule(SpConnection *c, SpNextAttempt next, guint delay_ms)
+{
+	g_clear_handle_id(&c->next_id, g_source_remove);
+	c->next = next;
+	c->next_due_us = now_us() + (gint64)delay_ms * 1000;
+	c->next_id = g_timeout_add(delay_ms, on_next_attempt, c);
+}
+
+/* The next probe of a Ready connection; a keepalive-interval of 0 turns the probes off. */
+static void connection_schedule_keepalive(SpConnection *c)
+{
+	if (c->config->keepalive_interval_ms == 0) {
+		g_clear_handle_id(&c->next_id, g_source_remove);
+		c->next = SP_NEXT_NONE;
+		return;
+	}
+	connection_schedule(c, SP_NEXT_PROBE,
+			    sp_backoff_random_jitter_ms(NULL, c->config->keepalive_interval_ms));
+}
+
+static void connection_cancel_next(SpConnection *c)
+{
+	g_clear_handle_id(&c->next_id, g_source_remove);
+	c->next = SP_NEXT_NONE;
+}
+
+/* Forgets the probe on its way; the handle goes with it, so its answer is never seen. */
+static void connection_drop_probe(SpConnection *c)
+{
+	g_clear_handle_id(&c->probe_watchdog_id, g_source_remove);
+	if (c->probe_nh != NULL) {
+		nua_handle_destroy(c->probe_nh);
+		c->probe_nh = NULL;
+	}
+	c->probe_in_flight = FALSE;
+}
+
+/* No timers, no probes: for Disable, Remove and shutdown. */
+static void connection_stop_activity(SpConnection *c)
+{
+	connection_cancel_next(c);
+	connection_drop_probe(c);
+	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
+}
+
+static void connection_set_t1x64(SpConnection *c, unsigned ms)
+{
+	nua_set_params(c->nua, NTATAG_SIP_T1X64(ms), TAG_END());
+}
+
+/*
+ * The NUA's transport settings follow what is known of the site.
+ *
+ * sofia sends every request over the open TCP/TLS connection to the site. A silently dead
+ * site leaves that connection stalled: the kernel retransmits with an ever longer back-off
+ * (up to minutes), so a revived site would be seen that late. So, for TCP/TLS:
+ * - at creation: CRLF pings on connections idle for twice the keepalive interval, closed when
+ *   no pong comes within probe-timeout. A Ready connection is never idle that long (the
+ *   probes), so servers that do not answer pings are not affected; a stalled connection,
+ *   idle once the probes go elsewhere, is closed, and sofia lets go of it.
+ * - DOWN (unreachable): no connection reuse, so that every probe gets a fresh SYN, answered as
+ *   soon as the site is back, and none goes into the stalled connection.
+ * And for every transport, while DOWN or REVIVING (a probe was answered, the REGISTER is on
+ * its way) a short transaction lifetime, so that requests stuck on the dead site (sofia's own
+ * re-REGISTER after a lost connection, a REGISTER that had no answer) are over soon instead
+ * of holding up the REGISTER of the revival, which sofia queues behind them on the handle.
+ * The lifetime goes back to normal once Ready (restoring it earlier would lengthen the stuck
+ * requests again). Connections left over by the probes close when idle (TPTAG_IDLE).
+ */
+static void connection_set_transport(SpConnection *c, SpTransportMode mode)
+{
+	gboolean stream = c->config->protocol != SP_TRANSPORT_UDP;
+	unsigned t1x64 = c->t1x64_ms;
+
+	if (c->transport_mode == mode || c->nua == NULL || c->shutdown_started)
+		return;
+	if (mode != SP_TRANSPORT_NORMAL)
+		t1x64 = MAX(c->config->probe_timeout_ms * MAX(c->config->probe_failures, 1u),
+			    SP_DOWN_T1X64_MIN_MS);
+	nua_set_params(c->nua, NTATAG_SIP_T1X64(t1x64),
+		       TAG_IF(stream, TPTAG_REUSE(mode != SP_TRANSPORT_DOWN)), TAG_END());
+	c->transport_mode = mode;
+	g_debug("connection %u: transport %s", c->config->id,
+		mode == SP_TRANSPORT_DOWN	 ? "down"
+		: mode == SP_TRANSPORT_REVIVING ? "reviving"
+						 : "normal");
+}
+
+/* ---- failure and success --------------------------------------------------------------- */
+
+static gboolean connection_wants_registration(SpConnection *c)
+{
+	if (c->removing || c->shutdown_started)
+		return FALSE;
+	return c->status == SP_CONNECTION_REGISTERING || c->status == SP_CONNECTION_READY ||
+	       c->status == SP_CONNECTION_FAILED;
+}
+
+static void connection_fail(SpConnection *c, SpRegisterOutcome why, int code, const char *reason)
+{
+	const SpConnectionConfig *cfg = c->config;
+	guint delay = 0;
+
+	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
+	if (why == SP_REGISTER_UNREACHABLE && c->status == SP_CONNECTION_FAILED &&
+	    c->fail_mode == SP_REGISTER_UNREACHABLE && (c->next_id != 0 || c->probe_in_flight)) {
+		/* Already probing: keep the schedule, only the code may be news. */
+		connection_set_status(c, SP_CONNECTION_FAILED, code, reason);
+		return;
+	}
+
+	connection_drop_probe(c);
+	c->probe_failures_in_row = 0;
+	c->fail_mode = why;
+	switch (why) {
+	case SP_REGISTER_UNREACHABLE:
+		connection_set_transport(c, SP_TRANSPORT_DOWN);
+		delay = sp_backoff_random_jitter_ms(
+			NULL, MAX(cfg->down_probe_interval_ms, SP_MIN_WAIT_MS));
+		connection_schedule(c, SP_NEXT_PROBE, delay);
+		break;
+	case SP_REGISTER_REFUSED:
+		connection_set_transport(c, SP_TRANSPORT_NORMAL);
+		delay = sp_backoff_random_delay_ms(NULL, MAX(cfg->retry_min_ms, SP_MIN_WAIT_MS),
+						   cfg->retry_max_ms,
+						   c->backoff_attempt);
+		if (c->backoff_attempt < G_MAXUINT)
+			c->backoff_attempt++;
+		connection_schedule(c, SP_NEXT_REGISTER, delay);
+		break;
+	case SP_REGISTER_AUTH_FAILED:
+	case SP_REGISTER_OK:
+	case SP_REGISTER_CHALLENGED:
+		connection_set_transport(c, SP_TRANSPORT_NORMAL);
+		delay = sp_backoff_random_jitter_ms(
+			NULL, MAX(MAX(cfg->retry_max_ms, cfg->retry_min_ms), SP_MIN_WAIT_MS));
+		connection_schedule(c, SP_NEXT_REGISTER, delay);
+		break;
+	}
+	g_info("connection %u: %s (%d %s), next %s in %u ms", cfg->id,
+	       sp_register_outcome_to_string(why), code, reason ? reason : "",
+	       c->next == SP_NEXT_PROBE ? "probe" : "REGISTER", delay);
+	connection_set_status(c, SP_CONNECTION_FAILED, code, reason);
+}
+
+/* The expiry the registrar granted to our binding (the Contact with our line= parameter). */
+static guint connection_granted_expires(SpConnection *c, sip_t const *sip)
+{
+	char value[64];
+
+	for (sip_contact_t const *m = sip != NULL ? sip->sip_contact : NULL; m != NULL;
+	     m = m->m_next) {
+		if (m->m_url->url_params == NULL ||
+		    url_param(m->m_url->url_params, SP_LINE_PARAM, value, sizeof value) == 0 ||
+		    strcmp(value, c->line) != 0)
+			continue;
+		if (m->m_expires != NULL)
+			return (guint)g_ascii_strtoull(m->m_expires, NULL, 10);
+		break;
+	}
+	if (sip != NULL && sip->sip_expires != NULL)
+		return (guint)sip->sip_expires->ex_delta;
+	return c->config->reregister_in_seconds;
+}
+
+static void connection_on_registered(SpConnection *c, int status, const char *phrase,
+				     sip_t const *sip)
+{
+	c->registrations++;
+	c->backoff_attempt = 0;
+	c->probe_failures_in_row = 0;
+	c->credentials_sent = FALSE;
+	c->expires_s = connection_granted_expires(c, sip);
+	if (c->status == SP_CONNECTION_READY) {
+		g_debug("connection %u: registration refreshed, expires in %u s", c->config->id,
+			c->expires_s);
+		return;
+	}
+	connection_drop_probe(c);
+	connection_set_transport(c, SP_TRANSPORT_NORMAL);
+	connection_schedule_keepalive(c);
+	connection_set_status(c, SP_CONNECTION_READY, status, phrase);
+}
+
+/* ---- digest authentication ------------------------------------------------------------- */
+
+static void add_credentials(SpConnection *c, GPtrArray *creds, msg_auth_t const *au)
+{
+	const char *user = c->config->auth_user != NULL ? c->config->auth_user : c->config->user;
+	const char *realm;
+	g_autofree char *quoted = NULL;
+	g_autofree char *plain = NULL;
+	char *a1;
+	char *ha1;
+
+	if (au->au_scheme == NULL || g_ascii_strcasecmp(au->au_scheme, "Digest") != 0)
+		return;
+	realm = msg_params_find(au->au_params, "realm=");
+	if (realm == NULL)
+		return;
+	plain = unquote(realm);
+	quoted = realm[0] == '"' ? g_strdup(realm) : sp_sip_quote(realm);
+	if (quoted == NULL)
+		quoted = g_strdup("\"\"");
+	for (guint i = 0; i < creds->len; i++) {
+		if (strstr(g_ptr_array_index(creds, i), quoted) != NULL)
+			return;
+	}
+	/* The hash of user:realm:password (HA1) lets any password through, colons included,
+	 * and keeps the plain secret out of the SIP stack. */
+	a1 = g_strdup_printf("%s:%s:%s", user, plain, c->config->password);
+	ha1 = g_compute_checksum_for_string(G_CHECKSUM_MD5, a1, -1);
+	secret_free(a1);
+	g_ptr_array_add(creds, g_strdup_printf("HA1+Digest:%s:%s:HA1+%s", quoted, user, ha1));
+	secret_free(ha1);
+}
+
+/* Answers 401/407 with credentials for every realm challenged; FALSE if there are none. */
+static gboolean connection_answer_challenge(SpConnection *c, nua_handle_t *nh, sip_t const *sip)
+{
+	const char *user = c->config->auth_user != NULL ? c->config->auth_user : c->config->user;
+	GPtrArray *creds;
+	tagi_t tags[2 * SP_MAX_REALMS + 1];
+	guint n;
+
+	if (sip == NULL || c->config->password == NULL || strchr(user, ':') != NULL)
+		return FALSE;
+	creds = g_ptr_array_new_with_free_func((GDestroyNotify)secret_free);
+	for (msg_auth_t const *au = sip->sip_www_authenticate; au != NULL; au = au->au_next)
+		add_credentials(c, creds, au);
+	for (msg_auth_t const *au = sip->sip_proxy_authenticate; au != NULL; au = au->au_next)
+		add_credentials(c, creds, au);
+	n = MIN(creds->len, SP_MAX_REALMS);
+	for (guint i = 0; i < n; i++) {
+		/*
+		 * sofia ignores credentials equal to the ones it dropped after a rejection (its
+		 * auth client keeps them, marked cleared), so the retry of a rejected password
+		 * would end in "904 no matching challenge". A placeholder given first makes the
+		 * real credentials new again.
+		 */
+		const char *real = g_ptr_array_index(creds, i);
+		const char *hash = strrchr(real, ':');
+
+		g_ptr_array_add(creds, g_strdup_printf("%.*s:HA1+-", (int)(hash - real), real));
+		tags[2 * i].t_tag = nutag_auth;
+		tags[2 * i].t_value = (tag_value_t)g_ptr_array_index(creds, creds->len - 1);
+		tags[2 * i + 1].t_tag = nutag_auth;
+		tags[2 * i + 1].t_value = (tag_value_t)real;
+	}
+	tags[2 * n].t_tag = NULL;
+	tags[2 * n].t_value = 0;
+	if (n > 0)
+		nua_authenticate(nh, TAG_NEXT(tags));
+	g_ptr_array_unref(creds);
+	return n > 0;
+}
+
+/*
+ * A request of ours waits for credentials that will not come: sofia keeps it pending (and the
+ * handle's queue blocked) until it gets them. Authenticating with nothing ends it with 904.
+ */
+static void connection_abandon_challenge(SpConnection *c, nua_handle_t *nh)
+{
+	c->abandoned++;
+	nua_authenticate(nh, TAG_END());
+}
+
+/* ---- REGISTER -------------------------------------------------------------------------- */
+
+static gboolean on_register_watchdog(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->reg_watchdog_id = 0;
+	g_info("connection %u: no answer to REGISTER", c->config->id);
+	/* The REGISTER stays on its way: it is answered if the site comes back. */
+	connection_fail(c, SP_REGISTER_UNREACHABLE, 408, "Request Timeout");
+	return G_SOURCE_REMOVE;
+}
+
+static void connection_arm_register_watchdog(SpConnection *c)
+{
+	guint ms = c->config->probe_timeout_ms * MAX(c->config->probe_failures, 1u);
+
+	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
+	c->reg_watchdog_id = g_timeout_add(MAX(ms, 1u), on_register_watchdog, c);
+}
+
+static void connection_send_register(SpConnection *c)
+{
+	g_autofree char *expires = NULL;
+
+	if (c->reg_in_flight) {
+		/* Its answer decides; a second one would only queue behind it. */
+		connection_arm_register_watchdog(c);
+		return;
+	}
+	expires = g_strdup_printf("%u", c->config->reregister_in_seconds);
+	c->reg_in_flight = TRUE;
+	c->credentials_sent = FALSE;
+	nua_register(c->reg_nh, SIPTAG_EXPIRES_STR(expires), TAG_END());
+	connection_arm_register_watchdog(c);
+	g_debug("connection %u: REGISTER %s via %s", c->config->id, c->registrar, c->proxy);
+}
+
+static void connection_on_register(SpConnection *c, int status, const char *phrase,
+				   nua_handle_t *nh, sip_t const *sip)
+{
+	gboolean local = nta_sip_is_internal(sip);
+	SpRegisterOutcome outcome;
+
+	if (status < 200)
+		return;
+	if (status >= 900 && c->abandoned > 0) {
+		/* sofia's end of a request we gave up on. */
+		c->abandoned--;
+		c->reg_in_flight = FALSE;
+		return;
+	}
+	g_debug("connection %u: REGISTER answered %d %s%s", c->config->id, status,
+		phrase ? phrase : "", local ? " (local)" : "");
+
+	if (!connection_wants_registration(c)) {
+		/* On its way when the connection was disabled; sofia's own refresh failing after
+		 * a Disable lands here too. */
+		if ((status == 401 || status == 407) && !local)
+			connection_abandon_challenge(c, nh);
+		else
+			c->reg_in_flight = FALSE;
+		return;
+	}
+
+	outcome = sp_register_outcome(status, local, c->credentials_sent);
+	if (outcome == SP_REGISTER_CHALLENGED) {
+		if (connection_answer_challenge(c, nh, sip)) {
+			c->credentials_sent = TRUE;
+			c->reg_in_flight = TRUE;
+			connection_arm_register_watchdog(c);
+			return;
+		}
+		outcome = SP_REGISTER_AUTH_FAILED;
+	}
+	if ((status == 401 || status == 407) && !local)
+		connection_abandon_challenge(c, nh); /* reg_in_flight until its 9xx */
+	else
+		c->reg_in_flight = FALSE;
+	c->credentials_sent = FALSE;
+	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
+
+	if (outcome == SP_REGISTER_OK)
+		connection_on_registered(c, status, phrase, sip);
+	else
+		connection_fail(c, outcome, status, phrase);
+}
+
+/* ---- un-REGISTER (Disable) ------------------------------------------------------------- */
+
+static void connection_unregistered(SpConnection *c)
+{
+	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	if (c->removing || c->shutdown_started || c->status != SP_CONNECTION_UNREGISTERING)
+		return;
+	connection_set_t1x64(c, c->t1x64_ms);
+	connection_set_status(c, SP_CONNECTION_DISABLED, 0, NULL);
+}
+
+static gboolean on_unregister_watchdog(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->unreg_watchdog_id = 0;
+	g_info("connection %u: un-REGISTER unanswered; disabled anyway", c->config->id);
+	connection_unregistered(c);
+	return G_SOURCE_REMOVE;
+}
+
+static void connection_on_unregister(SpConnection *c, int status, const char *phrase,
+				     nua_handle_t *nh, sip_t const *sip)
+{
+	gboolean local = nta_sip_is_internal(sip);
+
+	if (status < 200)
+		return;
+	if (status >= 900 && c->abandoned > 0) {
+		c->abandoned--;
+		c->unreg_in_flight = FALSE;
+		connection_unregistered(c);
+		return;
+	}
+	g_debug("connection %u: un-REGISTER answered %d %s%s", c->config->id, status,
+		phrase ? phrase : "", local ? " (local)" : "");
+	if ((status == 401 || status == 407) && !local) {
+		if (c->unreg_in_flight && !c->unreg_credentials_sent &&
+		    connection_answer_challenge(c, nh, sip)) {
+			c->unreg_credentials_sent = TRUE;
+			return;
+		}
+		/* Also sofia's own un-REGISTER after a failed refresh: nobody waits for it. */
+		connection_abandon_challenge(c, nh);
+		return;
+	}
+	if (!c->unreg_in_flight)
+		return; /* sofia un-REGISTERs by itself after some failed refreshes */
+	c->unreg_in_flight = FALSE;
+	connection_unregistered(c);
+}
+
+static void connection_send_unregister(SpConnection *c)
+{
+	connection_set_t1x64(c, SP_UNREGISTER_T1X64_MS);
+	c->unreg_in_flight = TRUE;
+	c->unreg_credentials_sent = FALSE;
+	nua_unregister(c->reg_nh, TAG_END());
+	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	c->unreg_watchdog_id = g_timeout_add(SP_UNREGISTER_T1X64_MS + SP_UNREGISTER_GRACE_MS,
+					     on_unregister_watchdog, c);
+}
+
+/* ---- OPTIONS probes -------------------------------------------------------------------- */
+
+static void connection_on_probe_result(SpConnection *c, gboolean failed, int status,
+				       const char *phrase)
+{
+	const SpConnectionConfig *cfg = c->config;
+
+	if (failed)
+		c->probes_failed++;
+	g_debug("connection %u: probe %s (%d %s)", cfg->id, failed ? "failed" : "answered", status,
+		phrase ? phrase : "");
+
+	switch (c->status) {
+	case SP_CONNECTION_READY:
+		if (!failed) {
+			c->probe_failures_in_row = 0;
+			connection_schedule_keepalive(c);
+		} else if (++c->probe_failures_in_row >= MAX(cfg->probe_failures, 1u)) {
+			connection_fail(c, SP_REGISTER_UNREACHABLE, status, phrase);
+		} else {
+			connection_probe(c); /* at once */
+		}
+		break;
+	case SP_CONNECTION_FAILED:
+		if (failed) {
+			/* Also ends a refused/auth back-off: the site is not there any more. */
+			connection_fail(c, SP_REGISTER_UNREACHABLE, status, phrase);
+		} else if (c->fail_mode == SP_REGISTER_UNREACHABLE) {
+			connection_cancel_next(c);
+			connection_set_transport(c, SP_TRANSPORT_REVIVING);
+			connection_set_status(c, SP_CONNECTION_REGISTERING, 0, NULL);
+			connection_send_register(c);
+		}
+		/* Refused or auth: the site is there, the REGISTER back-off goes on. */
+		break;
+	case SP_CONNECTION_DISABLED:
+	case SP_CONNECTION_REGISTERING:
+	case SP_CONNECTION_UNREGISTERING:
+	case SP_CONNECTION_REMOVED:
+		break;
+	}
+}
+
+static gboolean on_probe_watchdog(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->probe_watchdog_id = 0;
+	connection_drop_probe(c);
+	connection_on_probe_result(c, TRUE, 408, "Request Timeout");
+	return G_SOURCE_REMOVE;
+}
+
+static void connection_probe(SpConnection *c)
+{
+	if (c->probe_in_flight || c->nua == NULL)
+		return;
+	if (c->probe_nh == NULL)
+		c->probe_nh = nua_handle(c->nua, NULL, NUTAG_URL(URL_STRING_MAKE(c->registrar)),
+					 SIPTAG_TO_STR(c->aor), TAG_END());
+	c->probe_in_flight = TRUE;
+	c->probes_sent++;
+	nua_options(c->probe_nh, TAG_END());
+	c->probe_watchdog_id =
+		g_timeout_add(MAX(c->config->probe_timeout_ms, 1u), on_probe_watchdog, c);
+}
+
+static void connection_on_probe(SpConnection *c, int status, const char *phrase,
+				sip_t const *sip)
+{
+	if (status < 200 || !c->probe_in_flight)
+		return;
+	g_clear_handle_id(&c->probe_watchdog_id, g_source_remove);
+	c->probe_in_flight = FALSE;
+	connection_on_probe_result(c, sp_probe_failed(status, nta_sip_is_internal(sip)), status,
+				   phrase);
+}
+
+/* ---- the NUA callback ------------------------------------------------------------------ */
+
+static void connection_on_shutdown(SpConnection *c, int status, const char *phrase)
+{
+	if (status < 200)
+		return;
+	g_debug("connection %u: SIP stack shut down (%d %s)", c->config->id, status,
+		phrase ? phrase : "");
+	c->shutdown_final = TRUE;
+	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	if (c->removing && c->status != SP_CONNECTION_REMOVED) {
+		connection_set_status(c, SP_CONNECTION_REMOVED, 0, NULL);
+		sp_phone_on_connection_removed(c->phone, c);
+	}
+	sp_phone_on_connection_shut_down(c->phone, c);
+}
+
+/* Events on the connection's own REGISTER and OPTIONS handles. */
+static void connection_on_own_event(SpConnection *c, nua_event_t event, int status,
+				    const char *phrase, nua_handle_t *nh, sip_t const *sip)
+{
+	switch (event) {
+	case nua_r_register:
+		connection_on_register(c, status, phrase, nh, sip);
+		break;
+	case nua_r_unregister:
+		connection_on_unregister(c, status, phrase, nh, sip);
+		break;
+	case nua_r_options:
+		connection_on_probe(c, status, phrase, sip);
+		break;
+	default:
+		g_debug("connection %u: %s %d %s", c->config->id, nua_event_name(event), status,
+			phrase ? phrase : "");
+		break;
+	}
+}
+
+static gboolean is_request_event(nua_event_t event)
+{
+	switch (event) {
+	case nua_i_options:
+	case nua_i_message:
+	case nua_i_info:
+	case nua_i_notify:
+	case nua_i_subscribe:
+	case nua_i_refer:
+	case nua_i_publish:
+	case nua_i_register:
+	case nua_i_method:
+	case nua_i_update:
+	case nua_i_prack:
+	case nua_i_bye:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* Everything that belongs to no session: stray requests are answered (sofia answers OPTIONS
+ * with 200 and Allow by itself) and their handles dropped. */
+static void connection_on_other(SpConnection *c, nua_event_t event, int status,
+				const char *phrase, nua_handle_t *nh)
+{
+	g_debug("connection %u: %s %d %s", c->config->id, nua_event_name(event), status,
+		phrase ? phrase : "");
+	if (nh == NULL || !is_request_event(event))
+		return;
+	if (status < 200)
+		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+	nua_handle_destroy(nh);
+}
+
+static void connection_nua_callback(nua_event_t event, int status, char const *phrase,
+				    nua_t *nua, nua_magic_t *magic, nua_handle_t *nh,
+				    nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
+{
+	SpConnection *c = magic;
+
+	if (nh != NULL && (nh == c->reg_nh || nh == c->probe_nh)) {
+		connection_on_own_event(c, event, status, phrase, nh, sip);
+		return;
+	}
+	if (hmagic != NULL) {
+		sp_session_on_nua_event(hmagic, event, status, phrase, nh, sip, tags);
+		return;
+	}
+	switch (event) {
+	case nua_i_invite:
+		sp_calls_on_incoming_invite(sp_phone_get_calls(c->phone), c, nh, sip, tags);
+		break;
+	case nua_r_shutdown:
+		connection_on_shutdown(c, status, phrase);
+		break;
+	default:
+		connection_on_other(c, event, status, phrase, nh);
+		break;
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+/* sofia reads the CA from <dir>/cafile.pem (and hashed certificates in <dir>). */
+static char *make_tls_dir(const char *ca_file, GError **error)
+{
+	g_autofree char *dir = g_dir_make_tmp("softphoned-tls-XXXXXX", error);
+	g_autofree char *link = NULL;
+	g_autofree char *target = NULL;
+
+	if (dir == NULL)
+		return NULL;
+	link = g_build_filename(dir, "cafile.pem", NULL);
+	target = g_canonicalize_filename(ca_file, NULL);
+	if (symlink(target, link) != 0) {
+		int err = errno;
+
+		g_rmdir(dir);
+		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_INVALID, "ca-file %s: %s",
+			    ca_file, g_strerror(err));
+		return NULL;
+	}
+	return g_steal_pointer(&dir);
+}
+
+static void remove_tls_dir(const char *dir)
+{
+	g_autofree char *link = NULL;
+
+	if (dir == NULL)
+		return;
+	link = g_build_filename(dir, "cafile.pem", NULL);
+	g_unlink(link);
+	g_rmdir(dir);
+}
+
+static gboolean connection_prepare(SpConnection *c, GError **error)
+{
+	const SpConnectionConfig *cfg = c->config;
+	g_autofree char *port = NULL;
+	g_autofree char *host = NULL;
+	g_autofree char *hostport = NULL;
+	g_autofree char *domain = NULL;
+	g_autofree char *local = NULL;
+	const char *tp = transport_param(cfg->protocol);
+
+	if (!sp_server_split(cfg->server, &c->host, &port)) {
+		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_INVALID,
+			    "connection %u: server '%s' is not host[:port]", cfg->id, cfg->server);
+		return FALSE;
+	}
+	host = uri_host(c->host);
+	hostport = port != NULL ? g_strdup_printf("%s:%s", host, port) : g_strdup(host);
+	c->domain = g_strdup(cfg->domain != NULL && cfg->domain[0] != '\0' ? cfg->domain : c->host);
+	domain = is_ipv6_literal(c->domain) && c->domain[0] != '[' ? uri_host(c->domain)
+								   : g_strdup(c->domain);
+	c->aor = g_strdup_printf("sip:%s@%s", cfg->user, domain);
+	c->registrar = g_strdup_printf("sip:%s", domain);
+	if (cfg->protocol == SP_TRANSPORT_TLS)
+		c->proxy = g_strdup_printf("sips:%s", hostport);
+	else
+		c->proxy = g_strdup_printf("sip:%s;transport=%s", hostport, tp);
+
+	if (cfg->local_address != NULL && cfg->local_address[0] != '\0') {
+		c->local_address = g_strdup(cfg->local_address);
+	} else {
+		c->local_address = pick_local_address(c->host, port ? port : default_port(
+									      cfg->protocol));
+		if (c->local_address == NULL) {
+			/* No route (yet) or a name that does not resolve: every IPv4 address. */
+			g_message("connection %u: no route to %s; listening on every address",
+				  cfg->id, cfg->server);
+			c->local_address = g_strdup("0.0.0.0");
+		}
+	}
+	if (c->local_address[0] == '[')
+		local = g_strdup(c->local_address);
+	else
+		local = uri_host(c->local_address);
+	if (cfg->protocol == SP_TRANSPORT_TLS)
+		c->bind_url = g_strdup_printf("sips:%s:*;transport=tls", local);
+	else
+		c->bind_url = g_strdup_printf("sip:%s:*;transport=%s", local, tp);
+	c->line = g_strdup_printf("%08x%02x", g_random_int(), cfg->id & 0xffu);
+	c->t1x64_ms = cfg->reg_timeout_ms > 0 ? cfg->reg_timeout_ms : SP_SOFIA_T1X64_MS;
+
+	if (cfg->protocol == SP_TRANSPORT_TLS && cfg->tls_verify && cfg->ca_file != NULL) {
+		c->tls_dir = make_tls_dir(cfg->ca_file, error);
+		if (c->tls_dir == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean connection_create_nua(SpConnection *c, GError **error)
+{
+	const SpConnectionConfig *cfg = c->config;
+	g_autofree char *display = sp_sip_quote(cfg->display_name);
+	g_autofree char *from = NULL;
+	g_autofree char *line_param = g_strdup_printf(SP_LINE_PARAM "=%s", c->line);
+	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
+	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
+	const char *cert_dir = c->tls_dir != NULL ? c->tls_dir : SP_SYSTEM_CA_DIR;
+	unsigned policy = TPTLS_VERIFY_NONE;
+
+	if (tls && cfg->tls_verify)
+		policy = TPTLS_VERIFY_OUTGOING | TPTLS_VERIFY_SUBJECTS_OUT;
+	from = display != NULL ? g_strdup_printf("%s <%s>", display, c->aor) : g_strdup(c->aor);
+
+	errno = 0;
+	c->nua = nua_create(
+		sp_phone_get_root(c->phone), connection_nua_callback, c,
+		NUTAG_URL(URL_STRING_MAKE(c->bind_url)),
+		NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
+		NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(from),
+		SIPTAG_USER_AGENT_STR("softphoned/" SP_VERSION), NUTAG_M_USERNAME(cfg->user),
+		TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)),
+		NUTAG_M_PARAMS(line_param),
+		/* Our own probes watch the site; sofia's outbound keepalives and its validation
+		 * OPTIONS (to our own Contact, via the site) would only add traffic. */
+		NUTAG_OUTBOUND("no-options-keepalive no-validate"), NUTAG_KEEPALIVE(0),
+		NTATAG_SIP_T1X64(c->t1x64_ms),
+		/* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
+		TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
+		TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
+		TAG_IF(stream, TPTAG_IDLE(SP_IDLE_CLOSE_MS)),
+		TAG_IF(stream && cfg->keepalive_interval_ms > 0,
+		       TPTAG_KEEPALIVE(2 * cfg->keepalive_interval_ms)),
+		TAG_IF(stream && cfg->keepalive_interval_ms > 0,
+		       TPTAG_PINGPONG(MAX(cfg->probe_timeout_ms, 1000u))),
+		TAG_END());
+	if (c->nua == NULL) {
+		int err = errno;
+
+		g_set_error(error, SP_ERROR, SP_ERROR_FAILED,
+			    "connection %u: cannot start SIP on %s%s%s", cfg->id, c->bind_url,
+			    err != 0 ? ": " : "", err != 0 ? g_strerror(err) : "");
+		return FALSE;
+	}
+	sp_calls_configure_nua(sp_phone_get_calls(c->phone), c, c->nua);
+	c->reg_nh = nua_handle(c->nua, NULL, SIPTAG_TO_STR(c->aor), TAG_END());
+	g_info("connection %u: %s as %s via %s, bound to %s", cfg->id, cfg->server, c->aor,
+	       c->proxy, c->bind_url);
+	return TRUE;
+}
+
+SpConnection *sp_connection_new(SpPhone *phone, const SpConnectionConfig *config,
+				GError **error)
+{
+	SpConnection *c = g_new0(SpConnection, 1);
+
+	c->phone = phone;
+	c->config = sp_connection_config_copy(config);
+	c->status = SP_CONNECTION_DISABLED;
+	c->previous = SP_CONNECTION_DISABLED;
+	c->shutdown_final = FALSE;
+	if (!connection_prepare(c, error) || !connection_create_nua(c, error)) {
+		c->shutdown_final = TRUE; /* nothing to shut down */
+		sp_connection_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void sp_connection_free(SpConnection *c)
+{
+	if (c == NULL)
+		return;
+	connection_cancel_next(c);
+	g_clear_handle_id(&c->probe_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	if (c->nua != NULL) {
+		if (c->shutdown_final) {
+			/* nua_destroy() frees the handles with the stack. */
+			nua_destroy(c->nua);
+		} else {
+			/*
+			 * sofia asserts in nua_destroy() until nua_shutdown() has completed, and
+			 * its thread may still use the NUA: left for the process exit to reclaim.
+			 * Only happens when a shutdown outlived its deadline.
+			 */
+			g_message("connection %u: SIP stack still shutting down; left to exit",
+				  c->config->id);
+		}
+	}
+	remove_tls_dir(c->tls_dir);
+	g_free(c->tls_dir);
+	g_free(c->host);
+	g_free(c->domain);
+	g_free(c->aor);
+	g_free(c->registrar);
+	g_free(c->proxy);
+	g_free(c->bind_url);
+	g_free(c->local_address);
+	g_free(c->line);
+	g_free(c->reason);
+	g_free(c->status_time);
+	g_free(c->last_ready_time);
+	sp_connection_config_free(c->config);
+	g_free(c);
+}
+
+void sp_connection_start(SpConnection *c)
+{
+	if (!c->config->enabled || c->status != SP_CONNECTION_DISABLED || c->removing ||
+	    c->shutdown_started)
+		return;
+	connection_set_status(c, SP_CONNECTION_REGISTERING, 0, NULL);
+	connection_send_register(c);
+}
+
+gboolean sp_connection_enable(SpConnection *c, GError **error)
+{
+	if (c->status != SP_CONNECTION_DISABLED || c->removing || c->shutdown_started) {
+		g_set_error(error, SP_ERROR, SP_ERROR_WRONG_STATE, "connection %u is %s",
+			    c->config->id, sp_connection_status_to_string(c->status));
+		return FALSE;
+	}
+	c->config->enabled = TRUE;
+	if (c->unreg_in_flight)
+		connection_set_t1x64(c, c->t1x64_ms);
+	sp_connection_start(c);
+	return TRUE;
+}
+
+gboolean sp_connection_disable(SpConnection *c, GError **error)
+{
+	if (c->status == SP_CONNECTION_DISABLED || c->status == SP_CONNECTION_UNREGISTERING ||
+	    c->status == SP_CONNECTION_REMOVED || c->removing || c->shutdown_started) {
+		g_set_error(error, SP_ERROR, SP_ERROR_WRONG_STATE, "connection %u is %s",
+			    c->config->id, sp_connection_status_to_string(c->status));
+		return FALSE;
+	}
+	c->config->enabled = FALSE;
+	connection_stop_activity(c);
+	connection_set_transport(c, SP_TRANSPORT_NORMAL);
+	connection_send_unregister(c);
+	connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
+	return TRUE;
+}
+
+static gboolean on_remove_watchdog(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->unreg_watchdog_id = 0;
+	if (c->status != SP_CONNECTION_REMOVED) {
+		g_info("connection %u: still shutting down; removed anyway", c->config->id);
+		connection_set_status(c, SP_CONNECTION_REMOVED, 0, NULL);
+		sp_phone_on_connection_removed(c->phone, c);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static void connection_shutdown_nua(SpConnection *c, unsigned t1x64_ms)
+{
+	if (c->shutdown_started)
+		return;
+	c->shutdown_started = TRUE;
+	connection_set_t1x64(c, t1x64_ms);
+	/* nua_shutdown() un-REGISTERs (Expires 0) and ends what is left on every handle. */
+	nua_shutdown(c->nua);
+}
+
+gboolean sp_connection_remove(SpConnection *c, GError **error)
+{
+	gboolean registered = c->status != SP_CONNECTION_DISABLED;
+
+	if (c->removing || c->shutdown_started) {
+		g_set_error(error, SP_ERROR, SP_ERROR_WRONG_STATE, "connection %u is being removed",
+			    c->config->id);
+		return FALSE;
+	}
+	c->removing = TRUE;
+	connection_stop_activity(c);
+	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	/* Sessions hear of it first, so that their BYEs go out before the stack stops. */
+	if (registered && c->status != SP_CONNECTION_UNREGISTERING)
+		connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
+	connection_shutdown_nua(c, SP_UNREGISTER_T1X64_MS);
+	c->unreg_watchdog_id = g_timeout_add(SP_UNREGISTER_T1X64_MS + SP_UNREGISTER_GRACE_MS,
+					     on_remove_watchdog, c);
+	return TRUE;
+}
+
+void sp_connection_shutdown(SpConnection *c, guint t1x64_ms)
+{
+	if (c->shutdown_started)
+		return;
+	connection_stop_activity(c);
+	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	if (c->status == SP_CONNECTION_REGISTERING || c->status == SP_CONNECTION_READY ||
+	    c->status == SP_CONNECTION_FAILED)
+		connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
+	connection_shutdown_nua(c, MAX(t1x64_ms, 500u));
+}
+
+gboolean sp_connection_is_shut_down(SpConnection *c)
+{
+	return c->nua == NULL || c->shutdown_final;
+}
+
+gboolean sp_connection_is_shutting_down(SpConnection *c)
+{
+	return c->shutdown_started;
+}
+
+/* ---- accessors ------------------------------------------------------------------------- */
+
+guint sp_connection_get_id(SpConnection *c)
+{
+	return c->config->id;
+}
+
+SpConnectionStatus sp_connection_get_status(SpConnection *c)
+{
+	return c->status;
+}
+
+const SpConnectionConfig *sp_connection_get_config(SpConnection *c)
+{
+	return c->config;
+}
+
+nua_t *sp_connection_get_nua(SpConnection *c)
+{
+	return c->nua;
+}
+
+void sp_connection_report_failure(SpConnection *c, int status)
+{
+	if (c == NULL || !sp_status_suggests_site_down(status) || c->probe_in_flight ||
+	    c->removing || c->shutdown_started)
+		return;
+	switch (c->status) {
+	case SP_CONNECTION_READY:
+		connection_cancel_next(c);
+		break;
+	case SP_CONNECTION_FAILED:
+		if (c->fail_mode == SP_REGISTER_UNREACHABLE)
+			connection_cancel_next(c);
+		break;
+	case SP_CONNECTION_DISABLED:
+	case SP_CONNECTION_REGISTERING:
+	case SP_CONNECTION_UNREGISTERING:
+	case SP_CONNECTION_REMOVED:
+		return;
+	}
+	g_info("connection %u: %d on a request; probing the site now", c->config->id, status);
+	connection_probe(c);
+}
+
+/* Characters a DN may hold as the user part of a SIP URI without escaping (RFC 3261 25.1). */
+static gboolean is_dn(const char *s)
+{
+	if (s[0] == '\0')
+		return FALSE;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && strchr("-_.!~*'()&=+$,;?/#", *p) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+char *sp_connection_make_uri(SpConnection *c, const char *destination)
+{
+	g_autofree char *candidate = NULL;
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	url_t *url;
+	gboolean ok;
+
+	if (destination == NULL)
+		return NULL;
+	if (g_str_has_prefix(destination, "sip:") || g_str_has_prefix(destination, "sips:")) {
+		candidate = g_strdup(destination);
+	} else if (is_dn(destination)) {
+		g_autofree char *domain = is_ipv6_literal(c->domain) && c->domain[0] != '['
+						  ? uri_host(c->domain)
+						  : g_strdup(c->domain);
+
+		candidate = g_strdup_printf("sip:%s@%s", destination, domain);
+	} else {
+		return NULL;
+	}
+	url = url_hdup(home, (url_t const *)URL_STRING_MAKE(candidate));
+	ok = url != NULL && (url->url_type == url_sip || url->url_type == url_sips) &&
+	     url->url_host != NULL && url->url_host[0] != '\0' &&
+	     strpbrk(candidate, " \t\r\n<>\"") == NULL;
+	su_home_deinit(home);
+	return ok ? g_steal_pointer(&candidate) : NULL;
+}
+
+json_object *sp_connection_to_json(SpConnection *c)
+{
+	const SpConnectionConfig *cfg = c->config;
+	json_object *o = connection_event_json(c);
+	json_object *counters = json_object_new_object();
+
+	json_object_object_add(o, "enabled", json_object_new_boolean(cfg->enabled));
+	json_object_object_add(o, "domain", json_object_new_string(c->domain));
+	json_object_object_add(o, "authUser", json_string_or_null(cfg->auth_user));
+	json_object_object_add(o, "displayName", json_string_or_null(cfg->display_name));
+	json_object_object_add(o, "reregisterInSeconds",
+			       json_object_new_int64(cfg->reregister_in_seconds));
+	json_object_object_add(o, "localAddress", json_object_new_string(c->local_address));
+	json_object_object_add(o, "keepaliveIntervalMs",
+			       json_object_new_int64(cfg->keepalive_interval_ms));
+	json_object_object_add(o, "probeTimeoutMs", json_object_new_int64(cfg->probe_timeout_ms));
+	json_object_object_add(o, "probeFailures", json_object_new_int64(cfg->probe_failures));
+	json_object_object_add(o, "downProbeIntervalMs",
+			       json_object_new_int64(cfg->down_probe_interval_ms));
+	json_object_object_add(o, "retryMinMs", json_object_new_int64(cfg->retry_min_ms));
+	json_object_object_add(o, "retryMaxMs", json_object_new_int64(cfg->retry_max_ms));
+	if (cfg->protocol == SP_TRANSPORT_TLS) {
+		json_object_object_add(o, "caFile", json_string_or_null(cfg->ca_file));
+		json_object_object_add(o, "tlsVerify", json_object_new_boolean(cfg->tls_verify));
+	}
+	json_object_object_add(o, "counters", counters);
+	json_object_object_add(counters, "registrations", json_object_new_int64(c->registrations));
+	json_object_object_add(counters, "probesSent", json_object_new_int64(c->probes_sent));
+	json_object_object_add(counters, "probesFailed", json_object_new_int64(c->probes_failed));
+	json_object_object_add(counters, "failures", json_object_new_int64(c->failures));
+	json_object_object_add(counters, "lastReadyTime", json_string_or_null(c->last_ready_time));
+	return o;
+}

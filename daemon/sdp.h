@@ -1,0 +1,23 @@
+/* The session description we hand to sofia's offer/answer engine, and the address it names. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * The user SDP for one call: an audio m-line on port with PCMU/0, PCMA/8 and
+ * telephone-event/101, c= address (NULL: left for sofia to fill in), and direction
+ * ("sendrecv"; "sendonly" to hold; "inactive" to hold a call the far end holds too). sofia's soa
+ * derives the offers and answers from it (e.g. recvonly in answer to a far end's sendonly).
+ */
+char *sp_sdp_build(const char *address, guint port, const char *direction);
+
+/*
+ * The local address that would be used to reach server ("host[:port]", "[v6]:port"): the
+ * configured one if given, else the source address the kernel picks for a numeric host.
+ * NULL when neither is known (a host name is not resolved here, to keep the loop unblocked).
+ */
+char *sp_sdp_local_address(const char *server, const char *configured);
+
+G_END_DECLS

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Demo: two Kamailio SIP Server sites in a private network namespace and softphoned registered
+on both, with the event stream on screen and keys to kill, drop and revive each site.
+
+Usage: scripts/demo [--build-dir DIR] [--user DN] [--fast]   (scripts/demo installs python3 and
+the rest with scripts/bootstrap, builds, then runs this file with --no-build.)
+Needs root (network namespaces); re-runs itself through sudo otherwise. Ctrl-C or q stops
+everything it started and deletes the namespace."""
+
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import tty
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+
+HELP = ("keys: a = kill site A, A = restart it, x = drop A's packets (silent death), X = undrop; "
+        "b/B/y/Y the same for site B; s = GetConnections; q = quit")
+
+
+def say(msg):
+    sys.stdout.write(f"\r[demo] {msg}\n")
+    sys.stdout.flush()
+
+
+def become_root():
+    if os.geteuid() == 0:
+        return
+    if not shutil.which("sudo"):
+        sys.exit("demo: network namespaces need root, and sudo is not installed")
+    os.execvp("sudo", ["sudo", "--preserve-env=BUILD_DIR", sys.executable,
+                       os.path.abspath(__file__)] + sys.argv[1:])
+
+
+def build(build_dir):
+    subprocess.run([os.path.join(TOP, "scripts", "bootstrap")], check=True)
+    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        subprocess.run(["meson", "setup", build_dir], check=True, cwd=TOP)
+    subprocess.run(["ninja", "-C", build_dir], check=True, cwd=TOP)
+
+
+class EventPrinter(threading.Thread):
+    """Prints every event from the control socket as one JSON line."""
+
+    def __init__(self, socket_path):
+        super().__init__(daemon=True)
+        self.socket_path = socket_path
+        self.stopped = False
+
+    def run(self):
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.socket_path)
+            s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"Subscribe"}\n')
+            buf = b""
+            while not self.stopped:
+                chunk = s.recv(65536)
+                if not chunk:
+                    say("the daemon closed the event stream")
+                    return
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self.show(line)
+        except OSError as e:
+            if not self.stopped:
+                say(f"event stream: {e}")
+
+    @staticmethod
+    def show(line):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return
+        if "method" not in msg:
+            return
+        p = msg.get("params") or {}
+        if msg["method"] == "ConnectionStatusChanged":
+            extra = ""
+            if p.get("code"):
+                extra = f"  ({p.get('code')} {p.get('reason') or ''})"
+            say(f"connection {p.get('connectionId')} {p.get('server')}: "
+                f"{p.get('previousStatus')} -> {p.get('status')}{extra}")
+        else:
+            say(json.dumps(msg))
+
+
+def rpc(socket_path, method, params=None):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(socket_path)
+    req = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        req["params"] = params
+    s.sendall(json.dumps(req).encode() + b"\n")
+    buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf.split(b"\n", 1)[0])
+
+
+def wait_socket(path, proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if os.path.exists(path):
+            try:
+                rpc(path, "GetStatus")
+                return True
+            except OSError:
+                pass
+        time.sleep(0.1)
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", os.path.join(TOP, "build")))
+    ap.add_argument("--user", default="5001", help="the DN to register (default 5001)")
+    ap.add_argument("--fast", action="store_true",
+                    help="1 s keepalive and down-probe intervals instead of the defaults")
+    ap.add_argument("--no-build", action="store_true", help="skip bootstrap and build")
+    args = ap.parse_args()
+
+    become_root()
+    build_dir = os.path.abspath(args.build_dir)
+    if not args.no_build:
+        build(build_dir)
+
+    import sites  # noqa: E402 (needs the path set above)
+
+    softphoned = os.path.join(build_dir, "daemon", "softphoned")
+    if not os.access(softphoned, os.X_OK):
+        sys.exit(f"demo: {softphoned} was not built")
+
+    work = tempfile.mkdtemp(prefix="softphoned-demo-")
+    os.chmod(work, 0o755)
+    socket_path = os.path.join(work, "control")
+    log_path = os.path.join(work, "softphoned.log")
+    netns = sites.Netns()
+    site_list = []
+    daemon = None
+    printer = None
+    tty_saved = None
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    try:
+        netns.open()
+        say(f"network namespace {netns.name}")
+        for name, addr in (("A", "127.0.0.2"), ("B", "127.0.0.3")):
+            site = sites.KamailioSite(netns, addr, 5060, run_dir=os.path.join(work, f"site{name}"),
+                                      name=name)
+            site.start()
+            site_list.append(site)
+            say(f"site {name}: Kamailio on {site.server} (UDP/TCP), log {site.log_path}")
+
+        fast = {"keepalive-interval": 1, "down-probe-interval": 1} if args.fast else {}
+        config = sites.write_config(work, [sites.connection(s, "udp", user=args.user, **fast)
+                                           for s in site_list])
+        say(f"config {config}")
+        with open(log_path, "ab") as log:
+            daemon = netns.popen([softphoned, "--config", config, "--socket", socket_path,
+                                  "--log-level", "info"], stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        if not wait_socket(socket_path, daemon):
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                say("softphoned did not come up; its log:\n" + f.read()[-4000:])
+            return 1
+        say(f"softphoned pid {daemon.pid}, control socket {socket_path}, log {log_path}")
+        ctl = os.path.join(build_dir, "tools", "softphonectl")
+        if os.access(ctl, os.X_OK):
+            say(f"in another terminal: {ctl} --socket {socket_path} connections (or events)")
+        say(f"or: echo '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"GetConnections\"}}' | "
+            f"socat - UNIX-CONNECT:{socket_path} | jq .")
+
+        printer = EventPrinter(socket_path)
+        printer.start()
+        for c in rpc(socket_path, "GetConnections").get("result", []):
+            say(f"connection {c.get('connectionId')} {c.get('server')}: {c.get('status')}")
+        say(HELP)
+
+        if sys.stdin.isatty():
+            tty_saved = termios.tcgetattr(sys.stdin.fileno())
+            tty.setcbreak(sys.stdin.fileno())
+        while daemon.poll() is None:
+            ready, _, _ = select.select([sys.stdin], [], [], 0.5)
+            if not ready:
+                continue
+            data = os.read(sys.stdin.fileno(), 64).decode(errors="replace")
+            if not data:  # stdin closed: keep running until Ctrl-C
+                signal.pause()
+            for key in data:
+                if key in "qQ":
+                    return 0
+                if key == "s":
+                    for c in rpc(socket_path, "GetConnections").get("result", []):
+                        say(f"connection {c.get('connectionId')} {c.get('server')}: "
+                            f"{c.get('status')}")
+                    continue
+                idx = {"a": 0, "x": 0, "b": 1, "y": 1}.get(key.lower())
+                if idx is None:
+                    if not key.isspace():
+                        say(HELP)
+                    continue
+                site = site_list[idx]
+                if key == "a" or key == "b":
+                    site.kill()
+                    say(f"site {site.name} killed")
+                elif key in "AB":
+                    site.start()
+                    say(f"site {site.name} restarted (empty location table)")
+                elif key in "xy":
+                    netns.drop(site.addr, site.port, "all")
+                    say(f"site {site.name}: packets dropped (silent death)")
+                else:
+                    netns.undrop(site.addr, site.port, "all")
+                    say(f"site {site.name}: packets flow again")
+        say(f"softphoned exited ({daemon.returncode}); log {log_path}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if tty_saved is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, tty_saved)
+        say("stopping")
+        if printer is not None:
+            printer.stopped = True
+        if daemon is not None and daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                say(f"softphoned exited {daemon.wait(15)}")
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait(5)
+        for site in site_list:
+            site.close()
+        netns.close()
+        say(f"namespace {netns.name} deleted; logs kept in {work}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
