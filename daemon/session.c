@@ -565,11 +565,14 @@ static gboolean on_failover_timeout(gpointer data)
 {
 	SpSession *s = data;
 
+	SpConnection *c = s->connection;
+
 	s->failover_timer = 0;
 	g_info("session %s: no answer from the site of connection %u in %u ms", s->id,
 	       s->connection_id, failover_timeout_ms(s));
-	sp_connection_report_failure(s->connection, 408);
+	/* Moved first, so that the probe's outcome finds the call gone from c. */
 	session_failover(s, 408, SP_REASON_SIP_ERROR, "Request Timeout");
+	sp_connection_report_failure(c, 408);
 	return G_SOURCE_REMOVE;
 }
 
@@ -920,6 +923,7 @@ static gboolean on_retry_timeout(gpointer data)
 
 static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t const *sip)
 {
+	SpConnection *c = s->connection;
 	gboolean local_failure;
 
 	if (s->ending)
@@ -955,15 +959,15 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 		clear_source(&s->failover_timer);
 		local_failure =
 		    is_local_response(sip) && (is_site_failure(status) || status >= 700);
-		if (is_site_failure(status) || local_failure)
-			sp_connection_report_failure(s->connection, status);
 		/* A 408/503 relayed by a site that answered the OPTIONS is the far end's. */
 		if (!s->provisional &&
-		    (local_failure || (is_site_failure(status) && !s->site_alive))) {
+		    (local_failure || (is_site_failure(status) && !s->site_alive)))
 			session_failover(s, status, reason_for_failure(s, status, sip), phrase);
-			return;
-		}
-		session_finish(s, status, reason_for_failure(s, status, sip), phrase);
+		else
+			session_finish(s, status, reason_for_failure(s, status, sip), phrase);
+		/* After the failover, so that the probe's outcome finds the call gone from c. */
+		if (is_site_failure(status) || local_failure)
+			sp_connection_report_failure(c, status);
 		return;
 	}
 
@@ -1106,10 +1110,12 @@ static void on_ping_response(SpSession *s, int status, char const *phrase, sip_t
 		return;
 	if (is_local_response(sip) && (is_site_failure(status) || status >= 700)) {
 		/* Unreachable (an ICMP error, say): no need to wait for the INVITE. */
+		SpConnection *c = s->connection;
+
 		g_info("session %s: the site of connection %u is unreachable (%d %s)", s->id,
 		       s->connection_id, status, phrase);
-		sp_connection_report_failure(s->connection, status);
 		session_failover(s, status, reason_for_failure(s, status, sip), phrase);
+		sp_connection_report_failure(c, status);
 		return;
 	}
 	g_debug("session %s: the site of connection %u answered (%d %s)", s->id, s->connection_id,

@@ -328,6 +328,20 @@ def test_hold_and_retrieve(env):
     finished(far)
 
 
+def test_removing_the_connection_ends_its_calls(env):
+    env.start()
+    far = env.farend("uas-answer")
+    sid = env.dial("9001", 0)["sessionId"]
+    env.wait_session("Connected", sid)
+    assert env.client.call("RemoveConnection", {"connectionId": 0}) is True
+    ev = env.wait_session("Disconnected", sid)
+    assert ev["connectionId"] == 0
+    env.wait_connection(1, "Ready")
+    assert env.sessions() == {}
+    finished(far)
+    assert len(unique(far.received("BYE"))) == 1
+
+
 def test_dtmf_as_sip_info(env):
     env.start()
     far = env.farend("uas-answer")
