@@ -878,7 +878,8 @@ static SpSessionReason reason_for_failure(SpSession *s, int status, sip_t const 
 		return SP_REASON_REJECTED;
 	if (status == 487)
 		return SP_REASON_CANCELLED;
-	if ((status == 480 || status == 408) && s->ringing)
+	/* Only an unanswered call can go unanswered; a re-INVITE's 408 says the site is down. */
+	if ((status == 480 || status == 408) && s->ringing && s->status == SP_SESSION_IN_PROGRESS)
 		return SP_REASON_NO_ANSWER;
 	if (status >= 700 || (status == 503 && is_local_response(sip)))
 		return SP_REASON_NETWORK_ERROR;

@@ -53,6 +53,7 @@ struct _SpRpcClient {
 	gboolean closed;
 	gboolean writing;
 	guint linger_id;
+	GSource *hup_watch; /* a half-closed subscriber: waits for its hang-up */
 	GByteArray *line; /* the start of a line whose newline has not come yet */
 	GQueue queue;	  /* GBytes* not yet handed to a write */
 	GBytes *inflight; /* the write in progress */
@@ -205,6 +206,10 @@ static void client_close(SpRpcClient *c, const char *why)
 		c->linger_id = 0;
 		g_source_remove(id);
 	}
+	if (c->hup_watch != NULL) {
+		g_source_destroy(c->hup_watch);
+		g_clear_pointer(&c->hup_watch, g_source_unref);
+	}
 	g_cancellable_cancel(c->cancellable);
 	g_queue_clear_full(&c->queue, (GDestroyNotify)g_bytes_unref);
 	sp_rpc_subscription_clear(&c->sub);
@@ -277,6 +282,26 @@ static void client_take_input(SpRpcClient *c, const char *data, gsize n)
 
 static void on_read(GObject *source, GAsyncResult *res, gpointer user_data);
 
+static gboolean on_hang_up(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	client_close(user_data, "hung up");
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * A subscriber that shut down only its sending side (socat does at the end of its input) still
+ * reads: it keeps its events until it hangs up for good, which the socket reports as HUP.
+ */
+static void client_listen_only(SpRpcClient *c)
+{
+	GSocket *socket = g_socket_connection_get_socket(c->conn);
+
+	c->hup_watch = g_socket_create_source(socket, G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(c->hup_watch, G_SOURCE_FUNC(on_hang_up), client_ref(c),
+			      (GDestroyNotify)client_unref);
+	g_source_attach(c->hup_watch, g_main_context_get_thread_default());
+}
+
 static void client_read(SpRpcClient *c)
 {
 	g_input_stream_read_async(c->in, c->buf, sizeof(c->buf), G_PRIORITY_DEFAULT, c->cancellable,
@@ -301,7 +326,10 @@ static void on_read(GObject *source, GAsyncResult *res, gpointer user_data)
 			client_handle_line(c, (const char *)c->line->data, c->line->len);
 			g_byte_array_set_size(c->line, 0);
 		}
-		client_finish(c);
+		if (c->sub.subscribed && !c->closed && !c->closing)
+			client_listen_only(c);
+		else
+			client_finish(c);
 	} else {
 		client_take_input(c, c->buf, (gsize)n);
 		if (!c->closed && !c->closing)

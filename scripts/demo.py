@@ -26,7 +26,10 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
 HELP = ("keys: a = kill site A, A = restart it, x = drop A's packets (silent death), X = undrop; "
-        "b/B/y/Y the same for site B; s = GetConnections; q = quit")
+        "b/B/y/Y the same for site B; d = dial 9000 (a far end) via connection 0, h = hang up; "
+        "s = GetConnections and GetSessions; q = quit")
+FAREND = "127.0.0.4:5060"
+FAREND_DN = "9000"
 
 
 def say(msg):
@@ -92,6 +95,15 @@ class EventPrinter(threading.Thread):
                 extra = f"  ({p.get('code')} {p.get('reason') or ''})"
             say(f"connection {p.get('connectionId')} {p.get('server')}: "
                 f"{p.get('previousStatus')} -> {p.get('status')}{extra}")
+        elif msg["method"] == "SessionStatusChanged":
+            extra = ""
+            if p.get("failoverFrom") is not None:
+                extra += f"  (failover from connection {p.get('failoverFrom')})"
+            if p.get("reason"):
+                extra += f"  ({p.get('reason')} {p.get('code') or ''})"
+            say(f"session {p.get('sessionId')} via connection {p.get('connectionId')} "
+                f"{(p.get('remote') or {}).get('uri')}: {p.get('previousStatus')} -> "
+                f"{p.get('status')}{extra}")
         else:
             say(json.dumps(msg))
 
@@ -153,6 +165,7 @@ def main():
     log_path = os.path.join(work, "softphoned.log")
     netns = sites.Netns()
     site_list = []
+    farend = None
     daemon = None
     printer = None
     tty_saved = None
@@ -168,10 +181,20 @@ def main():
         say(f"network namespace {netns.name}")
         for name, addr in (("A", "127.0.0.2"), ("B", "127.0.0.3")):
             site = sites.KamailioSite(netns, addr, 5060, run_dir=os.path.join(work, f"site{name}"),
-                                      name=name)
+                                      name=name, farend=FAREND)
             site.start()
             site_list.append(site)
             say(f"site {name}: Kamailio on {site.server} (UDP/TCP), log {site.log_path}")
+
+        farend_ip, farend_port = FAREND.split(":")
+        with open(os.path.join(work, "farend.log"), "ab") as log:
+            farend = netns.popen([shutil.which("sipp") or "/usr/bin/sipp", "-sf",
+                                  os.path.join(TOP, "tests", "integration", "sipp",
+                                               "uas-answer.xml"),
+                                  "-i", farend_ip, "-p", farend_port, "-mi", farend_ip,
+                                  "-nostdin", "-nd", "-bind_local"],
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        say(f"far end: SIPp answering DN {FAREND_DN} at {FAREND} (both sites route 9xxx there)")
 
         fast = {"keepalive-interval": 1, "down-probe-interval": 1} if args.fast else {}
         config = sites.write_config(work, [sites.connection(s, "udp", user=args.user, **fast)
@@ -191,6 +214,7 @@ def main():
             say(f"in another terminal: {ctl} --socket {socket_path} connections (or events)")
         say(f"or: echo '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"GetConnections\"}}' | "
             f"socat - UNIX-CONNECT:{socket_path} | jq .")
+        say(f"a call: {ctl} --socket {socket_path} dial 0 {FAREND_DN}")
 
         printer = EventPrinter(socket_path)
         printer.start()
@@ -215,6 +239,20 @@ def main():
                     for c in rpc(socket_path, "GetConnections").get("result", []):
                         say(f"connection {c.get('connectionId')} {c.get('server')}: "
                             f"{c.get('status')}")
+                    for c in rpc(socket_path, "GetSessions").get("result", []):
+                        say(f"session {c.get('sessionId')} via connection "
+                            f"{c.get('connectionId')}: {c.get('status')}")
+                    continue
+                if key == "d":
+                    reply = rpc(socket_path, "Dial",
+                                {"connectionId": 0, "destination": FAREND_DN})
+                    say(f"Dial: {json.dumps(reply.get('result', reply.get('error')))}")
+                    continue
+                if key == "h":
+                    for c in rpc(socket_path, "GetSessions").get("result", []):
+                        reply = rpc(socket_path, "Hangup", {"sessionId": c["sessionId"]})
+                        say(f"Hangup {c['sessionId']}: "
+                            f"{json.dumps(reply.get('result', reply.get('error')))}")
                     continue
                 idx = {"a": 0, "x": 0, "b": 1, "y": 1}.get(key.lower())
                 if idx is None:
@@ -251,6 +289,9 @@ def main():
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait(5)
+        if farend is not None and farend.poll() is None:
+            farend.kill()
+            farend.wait(5)
         for site in site_list:
             site.close()
         netns.close()

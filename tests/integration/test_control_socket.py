@@ -322,6 +322,41 @@ def test_events_only_to_subscribers(daemon):
         ctl.call("RemoveConnection", {"connectionId": 4})
 
 
+def test_half_closed_subscriber_keeps_its_events(daemon):
+    """`jq ... | socat - UNIX-CONNECT:...` shuts down its sending side at the end of its input and
+    still reads: a subscriber doing that gets its events until it hangs up."""
+    port = unused_udp_port()
+    with daemon.client() as ctl:
+        listener = daemon.client()
+        listener.send_raw(b'{"jsonrpc":"2.0","id":1,"method":"Subscribe"}\n')
+        listener.sock.shutdown(socket.SHUT_WR)
+        assert json.loads(listener.recv_line())["result"] is True
+        ctl.call("AddConnection", {"connectionId": 5, "user": "5001",
+                                   "server": f"127.0.0.1:{port}"})
+        ev = listener.wait_event("ConnectionStatusChanged", lambda p: p["connectionId"] == 5)
+        assert ev["user"] == "5001"
+        assert ctl.call("GetStatus")["subscribers"] == 1
+        listener.close()
+        ctl.call("RemoveConnection", {"connectionId": 5})
+        # Gone for good: the daemon notices the hang-up and drops the subscriber.
+        for _ in range(200):
+            if ctl.call("GetStatus")["subscribers"] == 0:
+                break
+            time.sleep(0.05)
+        assert ctl.call("GetStatus")["subscribers"] == 0
+
+
+def test_half_closed_client_gets_its_replies(daemon):
+    """`echo ... | socat`: a client that is not subscribed gets its replies, then is closed."""
+    c = daemon.client()
+    c.send_raw(GET_STATUS + b'{"jsonrpc":"2.0","id":2,"method":"GetStatus"}\n')
+    c.sock.shutdown(socket.SHUT_WR)
+    assert json.loads(c.recv_line())["id"] == 1
+    assert json.loads(c.recv_line())["id"] == 2
+    assert c.wait_closed()
+    c.close()
+
+
 # ---- who may connect -------------------------------------------------------------------------
 
 def test_other_uid_refused(daemon):
