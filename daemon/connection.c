@@ -121,10 +121,13 @@ struct _SpConnection {
 	guint probe_watchdog_id;
 	guint reg_watchdog_id;
 	guint unreg_watchdog_id;
+	guint remove_watchdog_id;
+	guint nua_stop_id;
 
 	gboolean removing;
-	gboolean shutdown_started;
-	gboolean shutdown_final;
+	gboolean shutdown_started; /* un-REGISTER, then nua_shutdown() */
+	gboolean nua_shutdown_called;
+	gboolean shutdown_final;   /* nua_r_shutdown >= 200 */
 
 	/* Counters for GetConnections. */
 	guint registrations;
@@ -708,10 +711,24 @@ static void connection_on_register(SpConnection *c, int status, const char *phra
 
 /* ---- un-REGISTER (Disable) ------------------------------------------------------------- */
 
+static void connection_stop_nua(SpConnection *c)
+{
+	g_clear_handle_id(&c->nua_stop_id, g_source_remove);
+	if (c->nua_shutdown_called)
+		return;
+	c->nua_shutdown_called = TRUE;
+	/* Ends what is left on every handle; only nua_r_shutdown is reported from now on. */
+	nua_shutdown(c->nua);
+}
+
 static void connection_unregistered(SpConnection *c)
 {
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
-	if (c->removing || c->shutdown_started || c->status != SP_CONNECTION_UNREGISTERING)
+	if (c->shutdown_started) {
+		connection_stop_nua(c);
+		return;
+	}
+	if (c->removing || c->status != SP_CONNECTION_UNREGISTERING)
 		return;
 	connection_set_t1x64(c, c->t1x64_ms);
 	connection_set_status(c, SP_CONNECTION_DISABLED, 0, NULL);
@@ -857,6 +874,8 @@ static void connection_on_shutdown(SpConnection *c, int status, const char *phra
 		phrase ? phrase : "");
 	c->shutdown_final = TRUE;
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->remove_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->nua_stop_id, g_source_remove);
 	if (c->removing && c->status != SP_CONNECTION_REMOVED) {
 		connection_set_status(c, SP_CONNECTION_REMOVED, 0, NULL);
 		sp_phone_on_connection_removed(c->phone, c);
@@ -1118,6 +1137,8 @@ void sp_connection_free(SpConnection *c)
 	g_clear_handle_id(&c->probe_watchdog_id, g_source_remove);
 	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->remove_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->nua_stop_id, g_source_remove);
 	if (c->nua != NULL) {
 		if (c->shutdown_final) {
 			/* nua_destroy() frees the handles with the stack. */
@@ -1192,7 +1213,7 @@ static gboolean on_remove_watchdog(gpointer data)
 {
 	SpConnection *c = data;
 
-	c->unreg_watchdog_id = 0;
+	c->remove_watchdog_id = 0;
 	if (c->status != SP_CONNECTION_REMOVED) {
 		g_info("connection %u: still shutting down; removed anyway", c->config->id);
 		connection_set_status(c, SP_CONNECTION_REMOVED, 0, NULL);
@@ -1201,19 +1222,48 @@ static gboolean on_remove_watchdog(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void connection_shutdown_nua(SpConnection *c, unsigned t1x64_ms)
+static gboolean on_nua_stop(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->nua_stop_id = 0;
+	connection_stop_nua(c);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * un-REGISTER first, then nua_shutdown(): nua_shutdown() would un-REGISTER by itself, but it
+ * only reports at its next tick (once a second), so a clean stop would always take a second.
+ * t1x64_ms bounds the un-REGISTER when the site is dead.
+ */
+static void connection_shutdown_nua(SpConnection *c, unsigned t1x64_ms, gboolean unregister)
 {
 	if (c->shutdown_started)
 		return;
 	c->shutdown_started = TRUE;
 	connection_set_t1x64(c, t1x64_ms);
-	/* nua_shutdown() un-REGISTERs (Expires 0) and ends what is left on every handle. */
-	nua_shutdown(c->nua);
+	if (c->unreg_in_flight) {
+		/* A Disable's un-REGISTER is on its way: its answer stops the NUA. */
+	} else if (unregister) {
+		c->unreg_in_flight = TRUE;
+		c->unreg_credentials_sent = FALSE;
+		nua_unregister(c->reg_nh, TAG_END());
+	} else {
+		connection_stop_nua(c);
+		return;
+	}
+	c->nua_stop_id = g_timeout_add(t1x64_ms + SP_UNREGISTER_GRACE_MS, on_nua_stop, c);
+}
+
+static gboolean status_has_binding(SpConnectionStatus status)
+{
+	return status == SP_CONNECTION_REGISTERING || status == SP_CONNECTION_READY ||
+	       status == SP_CONNECTION_FAILED;
 }
 
 gboolean sp_connection_remove(SpConnection *c, GError **error)
 {
-	gboolean registered = c->status != SP_CONNECTION_DISABLED;
+	gboolean unregister = status_has_binding(c->status);
 
 	if (c->removing || c->shutdown_started) {
 		g_set_error(error, SP_ERROR, SP_ERROR_WRONG_STATE, "connection %u is being removed",
@@ -1224,24 +1274,25 @@ gboolean sp_connection_remove(SpConnection *c, GError **error)
 	connection_stop_activity(c);
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
 	/* Sessions hear of it first, so that their BYEs go out before the stack stops. */
-	if (registered && c->status != SP_CONNECTION_UNREGISTERING)
+	if (c->status != SP_CONNECTION_DISABLED && c->status != SP_CONNECTION_UNREGISTERING)
 		connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
-	connection_shutdown_nua(c, SP_UNREGISTER_T1X64_MS);
-	c->unreg_watchdog_id = g_timeout_add(SP_UNREGISTER_T1X64_MS + SP_UNREGISTER_GRACE_MS,
-					     on_remove_watchdog, c);
+	connection_shutdown_nua(c, SP_UNREGISTER_T1X64_MS, unregister);
+	c->remove_watchdog_id = g_timeout_add(SP_UNREGISTER_T1X64_MS + 2 * SP_UNREGISTER_GRACE_MS,
+					      on_remove_watchdog, c);
 	return TRUE;
 }
 
 void sp_connection_shutdown(SpConnection *c, guint t1x64_ms)
 {
+	gboolean unregister = status_has_binding(c->status);
+
 	if (c->shutdown_started)
 		return;
 	connection_stop_activity(c);
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
-	if (c->status == SP_CONNECTION_REGISTERING || c->status == SP_CONNECTION_READY ||
-	    c->status == SP_CONNECTION_FAILED)
+	if (unregister)
 		connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
-	connection_shutdown_nua(c, MAX(t1x64_ms, 500u));
+	connection_shutdown_nua(c, MAX(t1x64_ms, 500u), unregister);
 }
 
 gboolean sp_connection_is_shut_down(SpConnection *c)
