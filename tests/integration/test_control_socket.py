@@ -393,6 +393,18 @@ def test_sigterm(daemon):
     assert daemon.stop(signal.SIGTERM) == 0
     assert daemon.wait_notify("STOPPING=1", timeout=1) == "STOPPING=1"
     assert not os.path.exists(path)
+    # No watchdog was asked for, so none was sent.
+    assert not any("WATCHDOG=1" in n for n in daemon.notifications)
+
+
+def test_watchdog(daemon_factory):
+    """Under WatchdogSec= systemd sets WATCHDOG_USEC; the main loop pings at half of it."""
+    d = daemon_factory(env={"WATCHDOG_USEC": "200000"}).start()
+    assert d.wait_notify("WATCHDOG=1") == "WATCHDOG=1"
+    # The loop still serves while it pings.
+    with d.client() as c:
+        assert c.call("GetStatus")["version"]
+    assert d.stop() == 0
 
 
 def test_version():
