@@ -13,7 +13,8 @@
 
 struct _SpCalls {
 	SpPhone *phone;
-	GPtrArray *sessions; /* SpSession*, owned, oldest first; Disconnected ones until done */
+	/* SpSession*, owned, oldest first; Disconnected ones until done (INVITEs given up too) */
+	GPtrArray *sessions;
 	guint64 next_id;
 	SpRtpPorts *ports; /* made on first use, once the config is known */
 };
@@ -201,6 +202,19 @@ void sp_calls_on_connection_status(SpCalls *calls, SpConnection *c)
 			sp_session_abandon(s);
 		else
 			sp_session_on_connection_status(s, c);
+	}
+	if (gone) {
+		/* Every session, the Disconnected ones too, may have INVITEs given up on c. */
+		g_autoptr(GPtrArray) all = g_ptr_array_sized_new(calls->sessions->len);
+
+		for (guint i = 0; i < calls->sessions->len; i++)
+			g_ptr_array_add(all, g_ptr_array_index(calls->sessions, i));
+		for (guint i = 0; i < all->len; i++) {
+			SpSession *s = g_ptr_array_index(all, i);
+
+			if (still_listed(calls, s))
+				sp_session_forget_connection(s, c);
+		}
 	}
 }
 

@@ -7,10 +7,10 @@ G_BEGIN_DECLS
 
 /* What a final response to REGISTER means for the connection. */
 typedef enum {
-	SP_REGISTER_OK,          /* 2xx: registered */
-	SP_REGISTER_CHALLENGED,  /* 401/407 before credentials were sent: answer it */
+	SP_REGISTER_OK,		 /* 2xx: registered */
+	SP_REGISTER_CHALLENGED,	 /* 401/407 before credentials were sent: answer it */
 	SP_REGISTER_UNREACHABLE, /* the site may be down: probe it until it answers */
-	SP_REGISTER_REFUSED,     /* the site answered but refused: retry with back-off */
+	SP_REGISTER_REFUSED,	 /* the site answered but refused: retry with back-off */
 	SP_REGISTER_AUTH_FAILED, /* credentials rejected (401/407 after credentials, 403) */
 } SpRegisterOutcome;
 

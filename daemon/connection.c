@@ -41,9 +41,10 @@
  * so a REGISTER can never overtake an un-REGISTER of the same binding (a fresh handle, with a
  * new Call-ID, could have its binding removed by a late un-REGISTER of the old one).
  *
- * Events: ConnectionStatusChanged on every change of status, and also when a Failed
- * connection fails again with a different code (previousStatus is then "Failed too"), so that
- * the event always says why.
+ * Events: ConnectionStatusChanged on every change of status (a REGISTER retried from Failed
+ * shows as Registering, then Ready or Failed again; probes change nothing while they fail),
+ * and also when a Failed connection fails again with another code, previousStatus being
+ * "Failed" then, so that the last event always says why.
  */
 
 /* sofia's default transaction lifetime (64 * T1). */
@@ -82,15 +83,15 @@ struct _SpConnection {
 	SpConnectionConfig *config;
 
 	/* What the NUA was made from. */
-	char *host;          /* the server's host, without brackets */
-	char *domain;        /* registrar domain */
-	char *aor;           /* sip:user@domain */
+	char *host;	     /* the server's host, without brackets */
+	char *domain;	     /* registrar domain */
+	char *aor;	     /* sip:user@domain */
 	char *registrar;     /* Request-URI of REGISTER and of the probes */
-	char *proxy;         /* the site, with its transport: every request goes there */
-	char *bind_url;      /* NUTAG_URL */
+	char *proxy;	     /* the site, with its transport: every request goes there */
+	char *bind_url;	     /* NUTAG_URL */
 	char *local_address; /* the address the NUA is bound to */
-	char *line;          /* value of the Contact's line= parameter */
-	char *tls_dir;       /* private directory holding cafile.pem for sofia, or NULL */
+	char *line;	     /* value of the Contact's line= parameter */
+	char *tls_dir;	     /* private directory holding cafile.pem for sofia, or NULL */
 	unsigned t1x64_ms;   /* the NUA's transaction lifetime in normal operation */
 
 	nua_t *nua;
@@ -107,11 +108,11 @@ struct _SpConnection {
 	guint probe_failures_in_row;
 	guint expires_s; /* granted by the registrar, while Ready */
 
-	gboolean reg_in_flight;    /* a REGISTER of ours has no final answer yet */
+	gboolean reg_in_flight;	   /* a REGISTER of ours has no final answer yet */
 	gboolean credentials_sent; /* for the REGISTER on its way */
 	gboolean unreg_in_flight;
 	gboolean unreg_credentials_sent;
-	guint abandoned;           /* challenges given up on: sofia answers each with a 9xx */
+	guint abandoned; /* challenges given up on: sofia answers each with a 9xx */
 	gboolean probe_in_flight;
 	SpTransportMode transport_mode;
 
@@ -127,7 +128,7 @@ struct _SpConnection {
 	gboolean removing;
 	gboolean shutdown_started; /* un-REGISTER, then nua_shutdown() */
 	gboolean nua_shutdown_called;
-	gboolean shutdown_final;   /* nua_r_shutdown >= 200 */
+	gboolean shutdown_final; /* nua_r_shutdown >= 200 */
 
 	/* Counters for GetConnections. */
 	guint registrations;
@@ -277,10 +278,9 @@ static json_object *connection_event_json(SpConnection *c)
 	json_object_object_add(o, "code", c->code > 0 ? json_object_new_int(c->code) : NULL);
 	json_object_object_add(o, "reason", json_string_or_null(c->reason));
 	json_object_object_add(o, "retryInMs", connection_retry_json(c));
-	json_object_object_add(o, "expiresInS",
-			       c->status == SP_CONNECTION_READY
-				       ? json_object_new_int64(c->expires_s)
-				       : NULL);
+	json_object_object_add(
+	    o, "expiresInS",
+	    c->status == SP_CONNECTION_READY ? json_object_new_int64(c->expires_s) : NULL);
 	json_object_object_add(o, "time", json_string_or_null(c->status_time));
 	return o;
 }
@@ -292,8 +292,8 @@ static json_object *connection_event_json(SpConnection *c)
 static void connection_set_status(SpConnection *c, SpConnectionStatus status, int code,
 				  const char *reason)
 {
-	gboolean changed = status != c->status ||
-			   (status == SP_CONNECTION_FAILED && code != c->code);
+	gboolean changed =
+	    status != c->status || (status == SP_CONNECTION_FAILED && code != c->code);
 	g_autofree char *retry = NULL;
 	g_autofree char *why = NULL;
 
@@ -415,7 +415,11 @@ static void connection_set_t1x64(SpConnection *c, unsigned ms)
  *   probes), so servers that do not answer pings are not affected; a stalled connection,
  *   idle once the probes go elsewhere, is closed, and sofia lets go of it.
  * - DOWN (unreachable): no connection reuse, so that every probe gets a fresh SYN, answered as
- *   soon as the site is back, and none goes into the stalled connection.
+ *   soon as the site is back, and none goes into the stalled connection. The REGISTER of the
+ *   revival does reuse (sofia sends every refresh over the registration's connection, and a
+ *   connection made while reuse is off fails them), so it goes over the old connection if
+ *   that is still open: after a short outage (less than about 2 keepalive intervals) it may
+ *   wait there until the kernel retransmits, bounded by the short lifetime below.
  * And for every transport, while DOWN or REVIVING (a probe was answered, the REGISTER is on
  * its way) a short transaction lifetime, so that requests stuck on the dead site (sofia's own
  * re-REGISTER after a lost connection, a REGISTER that had no answer) are over soon instead
@@ -437,9 +441,9 @@ static void connection_set_transport(SpConnection *c, SpTransportMode mode)
 		       TAG_IF(stream, TPTAG_REUSE(mode != SP_TRANSPORT_DOWN)), TAG_END());
 	c->transport_mode = mode;
 	g_debug("connection %u: transport %s", c->config->id,
-		mode == SP_TRANSPORT_DOWN	 ? "down"
+		mode == SP_TRANSPORT_DOWN	? "down"
 		: mode == SP_TRANSPORT_REVIVING ? "reviving"
-						 : "normal");
+						: "normal");
 }
 
 /* ---- failure and success --------------------------------------------------------------- */
@@ -472,14 +476,13 @@ static void connection_fail(SpConnection *c, SpRegisterOutcome why, int code, co
 	case SP_REGISTER_UNREACHABLE:
 		connection_set_transport(c, SP_TRANSPORT_DOWN);
 		delay = sp_backoff_random_jitter_ms(
-			NULL, MAX(cfg->down_probe_interval_ms, SP_MIN_WAIT_MS));
+		    NULL, MAX(cfg->down_probe_interval_ms, SP_MIN_WAIT_MS));
 		connection_schedule(c, SP_NEXT_PROBE, delay);
 		break;
 	case SP_REGISTER_REFUSED:
 		connection_set_transport(c, SP_TRANSPORT_NORMAL);
 		delay = sp_backoff_random_delay_ms(NULL, MAX(cfg->retry_min_ms, SP_MIN_WAIT_MS),
-						   cfg->retry_max_ms,
-						   c->backoff_attempt);
+						   cfg->retry_max_ms, c->backoff_attempt);
 		if (c->backoff_attempt < G_MAXUINT)
 			c->backoff_attempt++;
 		connection_schedule(c, SP_NEXT_REGISTER, delay);
@@ -489,7 +492,7 @@ static void connection_fail(SpConnection *c, SpRegisterOutcome why, int code, co
 	case SP_REGISTER_CHALLENGED:
 		connection_set_transport(c, SP_TRANSPORT_NORMAL);
 		delay = sp_backoff_random_jitter_ms(
-			NULL, MAX(MAX(cfg->retry_max_ms, cfg->retry_min_ms), SP_MIN_WAIT_MS));
+		    NULL, MAX(MAX(cfg->retry_max_ms, cfg->retry_min_ms), SP_MIN_WAIT_MS));
 		connection_schedule(c, SP_NEXT_REGISTER, delay);
 		break;
 	}
@@ -850,11 +853,10 @@ static void connection_probe(SpConnection *c)
 	c->probes_sent++;
 	nua_options(c->probe_nh, TAG_END());
 	c->probe_watchdog_id =
-		g_timeout_add(MAX(c->config->probe_timeout_ms, 1u), on_probe_watchdog, c);
+	    g_timeout_add(MAX(c->config->probe_timeout_ms, 1u), on_probe_watchdog, c);
 }
 
-static void connection_on_probe(SpConnection *c, int status, const char *phrase,
-				sip_t const *sip)
+static void connection_on_probe(SpConnection *c, int status, const char *phrase, sip_t const *sip)
 {
 	if (status < 200 || !c->probe_in_flight)
 		return;
@@ -927,8 +929,8 @@ static gboolean is_request_event(nua_event_t event)
 
 /* Everything that belongs to no session: stray requests are answered (sofia answers OPTIONS
  * with 200 and Allow by itself) and their handles dropped. */
-static void connection_on_other(SpConnection *c, nua_event_t event, int status,
-				const char *phrase, nua_handle_t *nh)
+static void connection_on_other(SpConnection *c, nua_event_t event, int status, const char *phrase,
+				nua_handle_t *nh)
 {
 	g_debug("connection %u: %s %d %s", c->config->id, nua_event_name(event), status,
 		phrase ? phrase : "");
@@ -939,9 +941,9 @@ static void connection_on_other(SpConnection *c, nua_event_t event, int status,
 	nua_handle_destroy(nh);
 }
 
-static void connection_nua_callback(nua_event_t event, int status, char const *phrase,
-				    nua_t *nua, nua_magic_t *magic, nua_handle_t *nh,
-				    nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
+static void connection_nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua,
+				    nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
+				    sip_t const *sip, tagi_t tags[])
 {
 	SpConnection *c = magic;
 
@@ -1031,8 +1033,8 @@ static gboolean connection_prepare(SpConnection *c, GError **error)
 	if (cfg->local_address != NULL && cfg->local_address[0] != '\0') {
 		c->local_address = g_strdup(cfg->local_address);
 	} else {
-		c->local_address = pick_local_address(c->host, port ? port : default_port(
-									      cfg->protocol));
+		c->local_address =
+		    pick_local_address(c->host, port ? port : default_port(cfg->protocol));
 		if (c->local_address == NULL) {
 			/* No route (yet) or a name that does not resolve: every IPv4 address. */
 			g_message("connection %u: no route to %s; listening on every address",
@@ -1076,32 +1078,38 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 
 	errno = 0;
 	c->nua = nua_create(
-		sp_phone_get_root(c->phone), connection_nua_callback, c,
-		NUTAG_URL(URL_STRING_MAKE(c->bind_url)),
-		NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
-		NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(from),
-		SIPTAG_USER_AGENT_STR("softphoned/" SP_VERSION), NUTAG_M_USERNAME(cfg->user),
-		TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)),
-		NUTAG_M_PARAMS(line_param),
-		/* Our own probes watch the site; sofia's outbound keepalives and its validation
-		 * OPTIONS (to our own Contact, via the site) would only add traffic. */
-		NUTAG_OUTBOUND("no-options-keepalive no-validate"), NUTAG_KEEPALIVE(0),
-		NTATAG_SIP_T1X64(c->t1x64_ms),
-		/* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
-		TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
-		TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
-		TAG_IF(stream, TPTAG_IDLE(SP_IDLE_CLOSE_MS)),
-		TAG_IF(stream && cfg->keepalive_interval_ms > 0,
-		       TPTAG_KEEPALIVE(2 * cfg->keepalive_interval_ms)),
-		TAG_IF(stream && cfg->keepalive_interval_ms > 0,
-		       TPTAG_PINGPONG(MAX(cfg->probe_timeout_ms, 1000u))),
-		TAG_END());
+	    sp_phone_get_root(c->phone), connection_nua_callback, c,
+	    NUTAG_URL(URL_STRING_MAKE(c->bind_url)), NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
+	    NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(from),
+	    SIPTAG_USER_AGENT_STR("softphoned/" SP_VERSION), NUTAG_M_USERNAME(cfg->user),
+	    TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)), NUTAG_M_PARAMS(line_param),
+	    /* Our own probes watch the site; sofia's outbound keepalives and its validation
+	     * OPTIONS (to our own Contact, via the site) would only add traffic. */
+	    NUTAG_OUTBOUND("no-options-keepalive no-validate"), NUTAG_KEEPALIVE(0),
+	    NTATAG_SIP_T1X64(c->t1x64_ms),
+	    /* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
+	    TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
+	    TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
+	    TAG_IF(stream, TPTAG_IDLE(SP_IDLE_CLOSE_MS)),
+	    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
+		   TPTAG_KEEPALIVE(2 * cfg->keepalive_interval_ms)),
+	    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
+		   TPTAG_PINGPONG(MAX(cfg->probe_timeout_ms, 1000u))),
+	    TAG_END());
 	if (c->nua == NULL) {
 		int err = errno;
 
-		g_set_error(error, SP_ERROR, SP_ERROR_FAILED,
-			    "connection %u: cannot start SIP on %s%s%s", cfg->id, c->bind_url,
-			    err != 0 ? ": " : "", err != 0 ? g_strerror(err) : "");
+		/* A configured local-address that cannot be bound is a configuration error. */
+		if (cfg->local_address != NULL && cfg->local_address[0] != '\0')
+			g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_INVALID,
+				    "connection %u: local-address %s cannot be used%s%s", cfg->id,
+				    cfg->local_address, err != 0 ? ": " : "",
+				    err != 0 ? g_strerror(err) : "");
+		else
+			g_set_error(error, SP_ERROR, SP_ERROR_FAILED,
+				    "connection %u: cannot start SIP on %s%s%s", cfg->id,
+				    c->bind_url, err != 0 ? ": " : "",
+				    err != 0 ? g_strerror(err) : "");
 		return FALSE;
 	}
 	sp_calls_configure_nua(sp_phone_get_calls(c->phone), c, c->nua);
@@ -1111,8 +1119,7 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	return TRUE;
 }
 
-SpConnection *sp_connection_new(SpPhone *phone, const SpConnectionConfig *config,
-				GError **error)
+SpConnection *sp_connection_new(SpPhone *phone, const SpConnectionConfig *config, GError **error)
 {
 	SpConnection *c = g_new0(SpConnection, 1);
 
@@ -1356,7 +1363,7 @@ static gboolean is_dn(const char *s)
 	if (s[0] == '\0')
 		return FALSE;
 	for (const char *p = s; *p != '\0'; p++) {
-		if (!g_ascii_isalnum(*p) && strchr("-_.!~*'()&=+$,;?/#", *p) == NULL)
+		if (!g_ascii_isalnum(*p) && strchr("-_.!~*'()&=+$,;?/", *p) == NULL)
 			return FALSE;
 	}
 	return TRUE;
@@ -1375,8 +1382,8 @@ char *sp_connection_make_uri(SpConnection *c, const char *destination)
 		candidate = g_strdup(destination);
 	} else if (is_dn(destination)) {
 		g_autofree char *domain = is_ipv6_literal(c->domain) && c->domain[0] != '['
-						  ? uri_host(c->domain)
-						  : g_strdup(c->domain);
+					      ? uri_host(c->domain)
+					      : g_strdup(c->domain);
 
 		candidate = g_strdup_printf("sip:%s@%s", destination, domain);
 	} else {

@@ -21,7 +21,7 @@ struct _SpPhone {
 	GSource *root_source;
 	SpCalls *calls;
 	GPtrArray *connections; /* SpConnection*, sorted by id */
-	GPtrArray *dying;       /* removed, waiting for their NUA to shut down */
+	GPtrArray *dying;	/* removed, waiting for their NUA to shut down */
 	guint reap_id;
 
 	SpPhoneEventFunc event_func;
@@ -140,7 +140,8 @@ static void phone_shutdown_sync(SpPhone *phone)
 	do {
 		busy = FALSE;
 		for (guint i = 0; i < phone->connections->len && !busy; i++)
-			busy = !sp_connection_is_shut_down(g_ptr_array_index(phone->connections, i));
+			busy =
+			    !sp_connection_is_shut_down(g_ptr_array_index(phone->connections, i));
 		for (guint i = 0; i < phone->dying->len && !busy; i++)
 			busy = !sp_connection_is_shut_down(g_ptr_array_index(phone->dying, i));
 		if (busy && !g_main_context_iteration(NULL, FALSE))
@@ -225,8 +226,7 @@ static gboolean on_shutdown_done(gpointer data)
 
 static void phone_check_shutdown(SpPhone *phone)
 {
-	if (!phone->shutting_down || phone->freeing || phone->done == NULL ||
-	    phone->done_id != 0)
+	if (!phone->shutting_down || phone->freeing || phone->done == NULL || phone->done_id != 0)
 		return;
 	for (guint i = 0; i < phone->connections->len; i++) {
 		if (!sp_connection_is_shut_down(g_ptr_array_index(phone->connections, i)))
@@ -395,8 +395,7 @@ static json_object *api_get_status(gpointer data)
 	json_object_object_add(o, "connections",
 			       json_object_new_int64(sp_phone_count_connections(phone)));
 	json_object_object_add(o, "ready", json_object_new_int64(sp_phone_count_ready(phone)));
-	json_object_object_add(o, "sessions",
-			       json_object_new_int64(sp_calls_count(phone->calls)));
+	json_object_object_add(o, "sessions", json_object_new_int64(sp_calls_count(phone->calls)));
 	return o;
 }
 
@@ -406,8 +405,8 @@ static json_object *api_get_connections(gpointer data)
 	json_object *list = json_object_new_array();
 
 	for (guint i = 0; i < phone->connections->len; i++)
-		json_object_array_add(list,
-				      sp_connection_to_json(g_ptr_array_index(phone->connections, i)));
+		json_object_array_add(
+		    list, sp_connection_to_json(g_ptr_array_index(phone->connections, i)));
 	return list;
 }
 
@@ -427,8 +426,7 @@ static guint phone_lowest_free_id(SpPhone *phone)
 	return id;
 }
 
-static json_object *api_add_connection(gpointer data, SpConnectionConfig *config,
-				       GError **error)
+static json_object *api_add_connection(gpointer data, SpConnectionConfig *config, GError **error)
 {
 	SpPhone *phone = data;
 	g_autoptr(SpConnectionConfig) owned = config;
@@ -565,20 +563,20 @@ static json_object *api_get_sessions(gpointer data)
 const SpPhoneApi *sp_phone_api(void)
 {
 	static const SpPhoneApi api = {
-		.get_status = api_get_status,
-		.get_connections = api_get_connections,
-		.add_connection = api_add_connection,
-		.enable_connection = api_enable_connection,
-		.disable_connection = api_disable_connection,
-		.remove_connection = api_remove_connection,
-		.dial = api_dial,
-		.answer = api_answer,
-		.hangup = api_hangup,
-		.hold = api_hold,
-		.retrieve = api_retrieve,
-		.send_dtmf = api_send_dtmf,
-		.transfer = api_transfer,
-		.get_sessions = api_get_sessions,
+	    .get_status = api_get_status,
+	    .get_connections = api_get_connections,
+	    .add_connection = api_add_connection,
+	    .enable_connection = api_enable_connection,
+	    .disable_connection = api_disable_connection,
+	    .remove_connection = api_remove_connection,
+	    .dial = api_dial,
+	    .answer = api_answer,
+	    .hangup = api_hangup,
+	    .hold = api_hold,
+	    .retrieve = api_retrieve,
+	    .send_dtmf = api_send_dtmf,
+	    .transfer = api_transfer,
+	    .get_sessions = api_get_sessions,
 	};
 
 	return &api;

@@ -20,6 +20,20 @@
 #define SP_SESSION_ENDING_GUARD_S 40
 #define SP_INVITE_FAILOVER_TIMEOUT_MS_DEFAULT 2000
 
+/*
+ * An INVITE given up on while it may still reach the far end (a failover before any answer):
+ * CANCELled, and kept bound to its session until it is over, so that an answer that comes
+ * anyway is ACKed and ended with a BYE instead of leaving a call up at the far end.
+ */
+typedef struct {
+	SpSession *session;
+	nua_handle_t *nh;
+	SpConnection *connection;
+	guint connection_id;
+	gboolean bye_sent;
+	guint guard_timer;
+} SpAttempt;
+
 typedef enum {
 	SP_OP_NONE,
 	SP_OP_HOLD,
@@ -80,7 +94,8 @@ struct _SpSession {
 	gboolean ending; /* BYE/CANCEL/reject sent: waiting for the handle to finish */
 	guint guard_timer;
 	guint in_event;
-	gboolean dead; /* free once the current NUA event returns */
+	gboolean dead;	     /* free once the current NUA event returns and no attempt is left */
+	GPtrArray *given_up; /* SpAttempt*, owned: INVITEs of earlier attempts still running */
 };
 
 const char *sp_session_status_to_string(SpSessionStatus status)
@@ -229,6 +244,131 @@ static void session_drop_ping(SpSession *s)
 	}
 }
 
+/* --- INVITEs given up on ----------------------------------------------------------------- */
+
+static void attempt_free(SpAttempt *a)
+{
+	clear_source(&a->guard_timer);
+	if (a->nh != NULL) {
+		nua_handle_bind(a->nh, NULL);
+		nua_handle_destroy(a->nh);
+	}
+	g_free(a);
+}
+
+/* A dead session goes once the current NUA event returns and its given-up INVITEs are over. */
+static void session_maybe_release(SpSession *s)
+{
+	if (s->dead && s->in_event == 0 && s->given_up->len == 0)
+		sp_calls_release_session(s->calls, s);
+}
+
+/* The attempt is over (or has had its time): its handle goes, and maybe the session with it. */
+static void attempt_end(SpAttempt *a)
+{
+	SpSession *s = a->session;
+
+	g_ptr_array_remove(s->given_up, a);
+	session_maybe_release(s);
+}
+
+static gboolean on_attempt_guard(gpointer data)
+{
+	SpAttempt *a = data;
+
+	a->guard_timer = 0;
+	g_info("session %s: the INVITE given up via connection %u did not finish in time; "
+	       "dropping it",
+	       a->session->id, a->connection_id);
+	attempt_end(a);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The current INVITE is given up while the far end may still get it (no final response yet):
+ * CANCEL it (sofia holds the CANCEL back until a provisional response comes, RFC 3261 §9.1)
+ * and keep its handle, bound to the session, until it is over.
+ */
+static void session_give_up_invite(SpSession *s)
+{
+	SpAttempt *a;
+
+	if (s->nh == NULL)
+		return;
+	a = g_new0(SpAttempt, 1);
+	a->session = s;
+	a->nh = g_steal_pointer(&s->nh);
+	a->connection = s->connection;
+	a->connection_id = s->connection_id;
+	a->guard_timer = g_timeout_add_seconds(SP_SESSION_ENDING_GUARD_S, on_attempt_guard, a);
+	g_ptr_array_add(s->given_up, a);
+	g_debug("session %s: cancelling the INVITE via connection %u", s->id, a->connection_id);
+	nua_cancel(a->nh, TAG_END());
+}
+
+/* An event of a given-up INVITE: BYE an answer, drop the handle once it is over. */
+static void attempt_on_nua_event(SpAttempt *a, nua_event_t event, int status, char const *phrase,
+				 tagi_t tags[])
+{
+	SpSession *s = a->session;
+	int state = nua_callstate_init;
+
+	switch (event) {
+	case nua_r_invite:
+		g_debug("session %s: given-up INVITE via connection %u: %d %s", s->id,
+			a->connection_id, status, phrase ? phrase : "");
+		break;
+	case nua_r_cancel:
+		g_debug("session %s: CANCEL via connection %u: %d %s", s->id, a->connection_id,
+			status, phrase ? phrase : "");
+		break;
+	case nua_i_state:
+		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+		if (state == nua_callstate_ready && !a->bye_sent) {
+			/* Answered after all (sofia has ACKed it): end that call. */
+			g_info("session %s: the far end answered the INVITE given up via "
+			       "connection %u; sending BYE",
+			       s->id, a->connection_id);
+			a->bye_sent = TRUE;
+			nua_bye(a->nh, TAG_END());
+		} else if (state == nua_callstate_terminated) {
+			g_debug("session %s: the INVITE given up via connection %u is over (%d %s)",
+				s->id, a->connection_id, status, phrase ? phrase : "");
+			attempt_end(a);
+		}
+		break;
+	case nua_r_bye:
+		if (status >= 200)
+			attempt_end(a);
+		break;
+	default:
+		break;
+	}
+}
+
+static SpAttempt *session_find_attempt(SpSession *s, nua_handle_t *nh)
+{
+	for (guint i = 0; i < s->given_up->len; i++) {
+		SpAttempt *a = g_ptr_array_index(s->given_up, i);
+
+		if (a->nh == nh)
+			return a;
+	}
+	return NULL;
+}
+
+void sp_session_forget_connection(SpSession *s, SpConnection *c)
+{
+	for (guint i = s->given_up->len; i > 0; i--) {
+		SpAttempt *a = g_ptr_array_index(s->given_up, i - 1);
+
+		/* Its NUA goes away; nua_shutdown() ends what the CANCEL has not. */
+		if (a->connection == c)
+			g_ptr_array_remove_index(s->given_up, i - 1);
+	}
+	session_maybe_release(s);
+}
+
 static void session_drop_handle(SpSession *s)
 {
 	session_drop_ping(s);
@@ -249,6 +389,8 @@ void sp_session_free(SpSession *s)
 	clear_source(&s->answer_timer);
 	clear_source(&s->guard_timer);
 	session_drop_handle(s);
+	if (s->given_up != NULL)
+		g_ptr_array_unref(s->given_up);
 	sp_rtp_port_free(s->rtp);
 	g_free(s->id);
 	g_free(s->remote_uri);
@@ -275,8 +417,7 @@ static void session_finish(SpSession *s, int code, SpSessionReason reason, const
 	if (s->status != SP_SESSION_DISCONNECTED)
 		sp_session_set_status(s, SP_SESSION_DISCONNECTED, code, reason, phrase);
 	s->dead = TRUE;
-	if (s->in_event == 0)
-		sp_calls_release_session(s->calls, s);
+	session_maybe_release(s);
 }
 
 static gboolean on_guard_timeout(gpointer data)
@@ -458,6 +599,7 @@ static SpSession *session_new(SpCalls *calls, const char *id, SpConnection *c)
 	s->failover_from = -1;
 	s->tried = g_array_new(FALSE, FALSE, sizeof(guint));
 	s->dtmf = g_string_new(NULL);
+	s->given_up = g_ptr_array_new_with_free_func((GDestroyNotify)attempt_free);
 	return s;
 }
 
@@ -530,11 +672,16 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 
 /*
  * The current attempt failed before the site answered at all: try the next Ready connection,
- * or end the session with this failure.
+ * or end the session with this failure. Unless the INVITE got its final response, it is
+ * cancelled, and kept until it is over in case the far end gets it and answers anyway.
  */
-static void session_failover(SpSession *s, int code, SpSessionReason reason, const char *phrase)
+static void session_failover(SpSession *s, gboolean invite_over, int code, SpSessionReason reason,
+			     const char *phrase)
 {
 	clear_source(&s->failover_timer);
+	session_drop_ping(s);
+	if (!invite_over)
+		session_give_up_invite(s);
 	session_drop_handle(s);
 	s->last_code = code;
 	s->last_reason = reason;
@@ -571,7 +718,7 @@ static gboolean on_failover_timeout(gpointer data)
 	g_info("session %s: no answer from the site of connection %u in %u ms", s->id,
 	       s->connection_id, failover_timeout_ms(s));
 	/* Moved first, so that the probe's outcome finds the call gone from c. */
-	session_failover(s, 408, SP_REASON_SIP_ERROR, "Request Timeout");
+	session_failover(s, FALSE, 408, SP_REASON_SIP_ERROR, "Request Timeout");
 	sp_connection_report_failure(c, 408);
 	return G_SOURCE_REMOVE;
 }
@@ -606,7 +753,7 @@ void sp_session_on_connection_status(SpSession *s, SpConnection *c)
 		g_info("session %s: connection %u is %s while placing the call", s->id,
 		       s->connection_id,
 		       sp_connection_status_to_string(sp_connection_get_status(c)));
-		session_failover(s, 503, SP_REASON_NETWORK_ERROR, "Service Unavailable");
+		session_failover(s, FALSE, 503, SP_REASON_NETWORK_ERROR, "Service Unavailable");
 	}
 }
 
@@ -963,7 +1110,8 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 		/* A 408/503 relayed by a site that answered the OPTIONS is the far end's. */
 		if (!s->provisional &&
 		    (local_failure || (is_site_failure(status) && !s->site_alive)))
-			session_failover(s, status, reason_for_failure(s, status, sip), phrase);
+			session_failover(s, TRUE, status, reason_for_failure(s, status, sip),
+					 phrase);
 		else
 			session_finish(s, status, reason_for_failure(s, status, sip), phrase);
 		/* After the failover, so that the probe's outcome finds the call gone from c. */
@@ -1115,7 +1263,7 @@ static void on_ping_response(SpSession *s, int status, char const *phrase, sip_t
 
 		g_info("session %s: the site of connection %u is unreachable (%d %s)", s->id,
 		       s->connection_id, status, phrase);
-		session_failover(s, status, reason_for_failure(s, status, sip), phrase);
+		session_failover(s, FALSE, status, reason_for_failure(s, status, sip), phrase);
 		sp_connection_report_failure(c, status);
 		return;
 	}
@@ -1128,15 +1276,27 @@ static void on_ping_response(SpSession *s, int status, char const *phrase, sip_t
 void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char const *phrase,
 			     nua_handle_t *nh, sip_t const *sip, tagi_t tags[])
 {
-	if (s == NULL || s->dead || nh == NULL)
+	SpAttempt *a;
+
+	if (s == NULL || nh == NULL)
+		return;
+	a = session_find_attempt(s, nh);
+	if (a != NULL) {
+		/* Whatever the session's own state: a dead session waits for these. */
+		s->in_event++;
+		attempt_on_nua_event(a, event, status, phrase, tags);
+		s->in_event--;
+		session_maybe_release(s);
+		return;
+	}
+	if (s->dead)
 		return;
 	if (nh == s->ping_nh) {
 		if (event == nua_r_options && status >= 200) {
 			s->in_event++;
 			on_ping_response(s, status, phrase, sip);
 			s->in_event--;
-			if (s->dead && s->in_event == 0)
-				sp_calls_release_session(s->calls, s);
+			session_maybe_release(s);
 		}
 		return;
 	}
@@ -1195,7 +1355,5 @@ void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char c
 		break;
 	}
 	s->in_event--;
-
-	if (s->dead && s->in_event == 0)
-		sp_calls_release_session(s->calls, s);
+	session_maybe_release(s);
 }

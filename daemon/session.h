@@ -70,7 +70,10 @@ SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *
 				  sip_t const *sip);
 /* Policy auto-answer, Call-Info answer-after=N and Alert-Info info=alert-autoanswer. */
 void sp_session_check_auto_answer(SpSession *s, sip_t const *sip);
-/* Drops the handle (sofia CANCELs what is pending) and frees; emits nothing. */
+/*
+ * Drops the handles (sofia CANCELs what is pending), the ones of INVITEs given up on included,
+ * and frees; emits nothing.
+ */
 void sp_session_free(SpSession *s);
 
 const char *sp_session_get_id(SpSession *s);
@@ -94,5 +97,10 @@ void sp_session_on_connection_status(SpSession *s, SpConnection *c);
  * destroyed. Emits Disconnected.
  */
 void sp_session_abandon(SpSession *s);
+/*
+ * c goes away: drops the INVITEs given up on c (by a failover) that are still running, before
+ * its NUA is destroyed. Any session may be passed, Disconnected ones too; s may be freed.
+ */
+void sp_session_forget_connection(SpSession *s, SpConnection *c);
 
 G_END_DECLS

@@ -4,6 +4,7 @@ and call waiting, hold, 3pcc NOTIFY talk/hold, auto-answer, hangups from both si
 cancel, transfer, DTMF, and the errors of the control API. Driven only through the socket."""
 
 import os
+import shutil
 import sys
 import time
 
@@ -26,6 +27,7 @@ WAIT = 30          # bound for one expected event; real timings live in bench/ca
 FAREND = "127.0.0.10:5070"   # SIPp answering for DNs 9xxx behind both sites
 CALLER = "127.0.0.11:5070"   # SIPp calling the agent
 CALLER2 = "127.0.0.12:5070"  # a second caller (call waiting)
+FAREND_A = "127.0.0.13:5070"  # with env_split: the far end behind site A only
 
 # Every field of SessionStatusChanged in the SPEC's example.
 FIELDS = {"sessionId", "connectionId", "status", "previousStatus", "direction", "remote",
@@ -33,13 +35,13 @@ FIELDS = {"sessionId", "connectionId", "status", "previousStatus", "direction", 
 
 
 class Env:
-    """Two Kamailio sites (A: connection 0, B: connection 1) relaying DNs 9xxx to FAREND, one
-    softphoned registered as DN on both, and a subscribed control client."""
+    """Two Kamailio sites (A: connection 0, B: connection 1) relaying DNs 9xxx to FAREND (site
+    A to farend_a), one softphoned registered as DN on both, and a subscribed control client."""
 
-    def __init__(self, netns, site_factory, daemon_factory, tmp_path):
+    def __init__(self, netns, site_factory, daemon_factory, tmp_path, farend_a=FAREND):
         self.netns = netns
         self.tmp = tmp_path
-        self.a = site_factory(SITE_A, name="A", farend=FAREND)
+        self.a = site_factory(SITE_A, name="A", farend=farend_a)
         self.b = site_factory(SITE_B, name="B", farend=FAREND)
         self.daemon_factory = daemon_factory
         self.daemon = None
@@ -74,9 +76,9 @@ class Env:
 
     # -- far ends --------------------------------------------------------------------------
 
-    def farend(self, scenario, **kw):
+    def farend(self, scenario, local=FAREND, **kw):
         """A SIPp far end (UAS) for DNs 9xxx, listening before this returns."""
-        s = Sipp(self.netns, scenario, self.tmp, FAREND, **kw).start()
+        s = Sipp(self.netns, scenario, self.tmp, local, **kw).start()
         self.sipps.append(s)
         return s
 
@@ -109,14 +111,23 @@ class Env:
         return self.wait_session("Disconnected", sid)
 
 
-@pytest.fixture
-def env(netns, site_factory, daemon_factory, tmp_path):
-    e = Env(netns, site_factory, daemon_factory, tmp_path)
+def _env(e):
     yield e
     e.close()
     for s in e.sipps:
         print(f"---- sipp {s!r} ----")
         print(s.output())
+
+
+@pytest.fixture
+def env(netns, site_factory, daemon_factory, tmp_path):
+    yield from _env(Env(netns, site_factory, daemon_factory, tmp_path))
+
+
+@pytest.fixture
+def env_split(netns, site_factory, daemon_factory, tmp_path):
+    """Env whose sites relay to different far ends: site A to FAREND_A, site B to FAREND."""
+    yield from _env(Env(netns, site_factory, daemon_factory, tmp_path, farend_a=FAREND_A))
 
 
 def finished(sipp, timeout=WAIT):
@@ -222,6 +233,136 @@ def test_dial_fails_over_from_a_silently_dead_site(env):
     assert ev["remote"]["uri"] == f"sip:9001@{SITE_B}"
     env.hangup(sid)
     finished(far)
+
+
+def statuses(env, sid):
+    """(status, connectionId) of every SessionStatusChanged of sid seen so far."""
+    return [(p["status"], p["connectionId"]) for n, p in env.client.events_seen()
+            if n == EVENT and p["sessionId"] == sid]
+
+
+NFT = shutil.which("nft") or "/usr/sbin/nft"
+ONEWAY_TABLE = "sp_calls_oneway"
+
+
+def lose_replies(netns, site, port=5060):
+    """What site (udp) sends to the agent is dropped, nothing else: the site relays the agent's
+    requests to its far end, whose answers go no further than the site."""
+    netns.run([NFT, "-f", "-"], input=(
+        f"table inet {ONEWAY_TABLE} {{\n\tchain input {{\n"
+        "\t\ttype filter hook input priority 0; policy accept;\n"
+        f"\t\tip saddr {site} udp sport {port} ip daddr 127.0.0.1 drop\n\t}}\n}}\n").encode())
+
+
+def keep_replies(netns):
+    netns.run([NFT, "delete", "table", "inet", ONEWAY_TABLE])
+
+
+def revive_site_a_slowly(env, far_a):
+    """Site A, silent so far, gets the INVITE that sofia still retransmits and relays it to its
+    far end, which answers 200; that answer only reaches the agent once the far end has
+    the INVITE (no race with the agent's CANCEL, which goes once a provisional response comes).
+    """
+    lose_replies(env.netns, SITE_A)
+    env.netns.undrop(SITE_A, 5060, "udp")
+    wait_trace(far_a, lambda f: f.received("INVITE"))
+    keep_replies(env.netns)
+
+
+@pytest.mark.parametrize("hangup_first", [False, True], ids=["talking", "hung-up"])
+def test_invite_given_up_by_failover_is_ended_when_answered_late(env_split, hangup_first):
+    # sofia still retransmits the INVITE that site A did not answer: once A is back, the far end
+    # behind it gets it and answers. That call must be ended (BYE), not left up as a ghost.
+    env = env_split
+    env.start(keepalive_interval=60000)
+    far_a = env.farend("uas-answer-wants-bye", local=FAREND_A)
+    far_b = env.farend("uas-answer")
+    env.netns.drop(SITE_A, 5060, "udp")
+    assert env.connection_status(0) == "Ready"
+
+    sid = env.dial("9001", 0)["sessionId"]
+    moved = env.wait_session("InProgress", sid, pred=lambda p: p["connectionId"] == 1)
+    assert moved["failoverFrom"] == 0
+    ev = env.wait_session("Connected", sid)
+    assert ev["connectionId"] == 1 and ev["failoverFrom"] == 0
+    if hangup_first:
+        env.hangup(sid)
+        finished(far_b)
+    assert far_a.received() == []
+
+    revive_site_a_slowly(env, far_a)
+    finished(far_a)  # INVITE, 200, ACK, and then the BYE it waits for
+    assert len(unique(far_a.received("INVITE"))) == 1
+    assert len(unique(far_a.received("BYE"))) == 1
+
+    # The session saw none of it.
+    expected = [("InProgress", 0), ("InProgress", 1), ("Connected", 1)]
+    if hangup_first:
+        assert env.sessions() == {}
+        assert statuses(env, sid) == expected + [("Disconnected", 1)]
+    else:
+        assert env.sessions()[sid]["status"] == "Connected"
+        assert statuses(env, sid) == expected
+        env.hangup(sid)
+        finished(far_b)
+        assert statuses(env, sid) == expected + [("Disconnected", 1)]
+    assert len(unique(far_b.received("BYE"))) == 1
+
+
+def test_removing_the_connection_failed_over_from_keeps_the_call(env):
+    # The INVITE given up on connection 0 lived on its SIP stack, which goes; the call via 1
+    # stays.
+    env.start(keepalive_interval=60000)
+    far = env.farend("uas-answer")
+    env.netns.drop(SITE_A, 5060, "udp")
+    sid = env.dial("9001", 0)["sessionId"]
+    ev = env.wait_session("Connected", sid)
+    assert ev["connectionId"] == 1 and ev["failoverFrom"] == 0
+    assert env.client.call("RemoveConnection", {"connectionId": 0}) is True
+    env.client.wait_event("ConnectionStatusChanged",
+                          lambda p: p["connectionId"] == 0 and p["status"] == "Removed", WAIT)
+    assert env.sessions()[sid]["status"] == "Connected"
+    env.hangup(sid)
+    finished(far)
+    assert env.sessions() == {}
+
+
+def test_hangup_before_any_response_ends_a_late_answer(env_split):
+    # Site A silent while the agent hangs up: sofia cannot CANCEL an INVITE that has had no
+    # response (RFC 3261 9.1) and keeps sending it; once A is back the far end answers 200,
+    # and that call must be ended too.
+    env = env_split
+    env.start(keepalive_interval=60000, policy={"invite-failover-timeout": "60"})
+    far_a = env.farend("uas-answer-wants-bye", local=FAREND_A)
+    env.netns.drop(SITE_A, 5060, "udp")
+    assert env.connection_status(0) == "Ready"
+
+    sid = env.dial("9001", 0)["sessionId"]
+    env.wait_session("InProgress", sid)
+    ev = env.hangup(sid)
+    assert ev["reason"] == "Cancelled" and ev["connectionId"] == 0
+    assert env.sessions() == {}
+
+    revive_site_a_slowly(env, far_a)
+    finished(far_a)
+    assert len(unique(far_a.received("BYE"))) == 1
+    assert statuses(env, sid) == [("InProgress", 0), ("Disconnected", 0)]
+
+
+def test_hangup_before_the_far_end_answers_ends_its_late_answer(env):
+    # The site is up (its 100 Trying lets the CANCEL go), the far end silent for a while and
+    # then answering 200 without a provisional response: the site cannot CANCEL it (no
+    # response on that branch), so the 200 comes through and must get a BYE.
+    env.start()
+    far = env.farend("uas-answer-wants-bye", args=["-d", "2000"])
+    sid = env.dial("9001", 0)["sessionId"]
+    env.wait_session("InProgress", sid)
+    wait_trace(far, lambda f: f.received("INVITE"))
+    ev = env.hangup(sid)
+    assert ev["reason"] == "Cancelled"
+    finished(far)
+    assert len(unique(far.received("BYE"))) == 1
+    assert statuses(env, sid) == [("InProgress", 0), ("Disconnected", 0)]
 
 
 def test_slow_far_end_behind_a_live_site_does_not_fail_over(env):

@@ -60,8 +60,7 @@ static void test_delay_bounds(void)
 static void test_no_overflow(void)
 {
 	/* Huge attempts and a cap near the top of guint stay within the cap. */
-	g_assert_cmpuint(sp_backoff_delay_ms(G_MAXUINT / 2 + 1, G_MAXUINT, 5, 1.0), ==,
-			 G_MAXUINT);
+	g_assert_cmpuint(sp_backoff_delay_ms(G_MAXUINT / 2 + 1, G_MAXUINT, 5, 1.0), ==, G_MAXUINT);
 	g_assert_cmpuint(sp_backoff_delay_ms(3, G_MAXUINT, G_MAXUINT, 1.0), ==, G_MAXUINT);
 	g_assert_cmpuint(sp_backoff_delay_ms(1000, 30000, G_MAXUINT, 1.0), ==, 30000);
 }

@@ -10,12 +10,12 @@ static void test_status_names(void)
 		SpConnectionStatus status;
 		const char *name;
 	} names[] = {
-		{SP_CONNECTION_DISABLED, "Disabled"},
-		{SP_CONNECTION_REGISTERING, "Registering"},
-		{SP_CONNECTION_READY, "Ready"},
-		{SP_CONNECTION_FAILED, "Failed"},
-		{SP_CONNECTION_UNREGISTERING, "Unregistering"},
-		{SP_CONNECTION_REMOVED, "Removed"},
+	    {SP_CONNECTION_DISABLED, "Disabled"},
+	    {SP_CONNECTION_REGISTERING, "Registering"},
+	    {SP_CONNECTION_READY, "Ready"},
+	    {SP_CONNECTION_FAILED, "Failed"},
+	    {SP_CONNECTION_UNREGISTERING, "Unregistering"},
+	    {SP_CONNECTION_REMOVED, "Removed"},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
@@ -72,8 +72,8 @@ static void test_outcome_names(void)
 static void test_probe(void)
 {
 	/* Any answer of the site shows it is alive. */
-	static const int alive[] = {200, 202, 302, 400, 401, 403, 404, 405, 407, 420, 480,
-				    486, 500, 501, 502, 504, 600, 603};
+	static const int alive[] = {200, 202, 302, 400, 401, 403, 404, 405, 407,
+				    420, 480, 486, 500, 501, 502, 504, 600, 603};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(alive); i++)
 		g_assert_false(sp_probe_failed(alive[i], FALSE));
@@ -111,9 +111,9 @@ static void check_split(const char *server, const char *host, const char *port)
 
 static void test_server_split(void)
 {
-	static const char *const bad[] = {"", ":5060", "host:", "host:0", "host:65536",
-					  "host:50x0", "[::1", "[]:5060", "::1", "[::1]x",
-					  "host:5060:1", "ho]st", "host:123456"};
+	static const char *const bad[] = {
+	    "",	       ":5060", "host:",  "host:0",	 "host:65536", "host:50x0",  "[::1",
+	    "[]:5060", "::1",	"[::1]x", "host:5060:1", "ho]st",      "host:123456"};
 
 	check_split("127.0.0.2:5060", "127.0.0.2", "5060");
 	check_split("sip.example.net", "sip.example.net", NULL);
