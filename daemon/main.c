@@ -204,7 +204,6 @@ int main(int argc, char **argv)
 	}
 	log_warnings(config);
 
-	d.loop = g_main_loop_new(NULL, FALSE);
 	d.shutdown_ms = config->daemon.shutdown_timeout_ms;
 	d.exit_code = SP_EXIT_OK;
 
@@ -225,7 +224,6 @@ int main(int argc, char **argv)
 		g_critical("cannot listen on %s: %s", socket_path, error->message);
 		sp_rpc_server_free(d.server);
 		sp_phone_free(d.phone);
-		g_main_loop_unref(d.loop);
 		return SP_EXIT_UNAVAILABLE;
 	}
 
@@ -233,9 +231,10 @@ int main(int argc, char **argv)
 		g_critical("cannot start: %s", error->message);
 		sp_rpc_server_free(d.server);
 		sp_phone_free(d.phone);
-		g_main_loop_unref(d.loop);
 		return SP_EXIT_UNAVAILABLE;
 	}
+
+	d.loop = g_main_loop_new(NULL, FALSE);
 
 	g_unix_signal_add(SIGTERM, on_stop_signal, &d);
 	g_unix_signal_add(SIGINT, on_stop_signal, &d);
