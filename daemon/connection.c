@@ -86,6 +86,7 @@ struct _SpConnection {
 	char *host;	     /* the server's host, without brackets */
 	char *domain;	     /* registrar domain */
 	char *aor;	     /* sip:user@domain */
+	char *from;	     /* the From of every request: display name and aor */
 	char *registrar;     /* Request-URI of REGISTER and of the probes */
 	char *proxy;	     /* the site, with its transport: every request goes there */
 	char *bind_url;	     /* NUTAG_URL */
@@ -152,19 +153,6 @@ static gboolean is_ipv6_literal(const char *host)
 static char *uri_host(const char *host)
 {
 	return is_ipv6_literal(host) ? g_strdup_printf("[%s]", host) : g_strdup(host);
-}
-
-static const char *transport_param(SpTransport t)
-{
-	switch (t) {
-	case SP_TRANSPORT_UDP:
-		return "udp";
-	case SP_TRANSPORT_TCP:
-		return "tcp";
-	case SP_TRANSPORT_TLS:
-		return "tls";
-	}
-	return "udp";
 }
 
 static const char *default_port(SpTransport t)
@@ -1011,7 +999,7 @@ static gboolean connection_prepare(SpConnection *c, GError **error)
 	g_autofree char *hostport = NULL;
 	g_autofree char *domain = NULL;
 	g_autofree char *local = NULL;
-	const char *tp = transport_param(cfg->protocol);
+	const char *tp = sp_transport_to_string(cfg->protocol);
 
 	if (!sp_server_split(cfg->server, &c->host, &port)) {
 		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_INVALID,
@@ -1065,7 +1053,6 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 {
 	const SpConnectionConfig *cfg = c->config;
 	g_autofree char *display = sp_sip_quote(cfg->display_name);
-	g_autofree char *from = NULL;
 	g_autofree char *line_param = g_strdup_printf(SP_LINE_PARAM "=%s", c->line);
 	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
 	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
@@ -1074,13 +1061,14 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 
 	if (tls && cfg->tls_verify)
 		policy = TPTLS_VERIFY_OUTGOING | TPTLS_VERIFY_SUBJECTS_OUT;
-	from = display != NULL ? g_strdup_printf("%s <%s>", display, c->aor) : g_strdup(c->aor);
+	g_free(c->from);
+	c->from = display != NULL ? g_strdup_printf("%s <%s>", display, c->aor) : g_strdup(c->aor);
 
 	errno = 0;
 	c->nua = nua_create(
 	    sp_phone_get_root(c->phone), connection_nua_callback, c,
 	    NUTAG_URL(URL_STRING_MAKE(c->bind_url)), NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
-	    NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(from),
+	    NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(c->from),
 	    SIPTAG_USER_AGENT_STR("softphoned/" SP_VERSION), NUTAG_M_USERNAME(cfg->user),
 	    TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)), NUTAG_M_PARAMS(line_param),
 	    /* Our own probes watch the site; sofia's outbound keepalives and its validation
@@ -1165,6 +1153,7 @@ void sp_connection_free(SpConnection *c)
 	g_free(c->host);
 	g_free(c->domain);
 	g_free(c->aor);
+	g_free(c->from);
 	g_free(c->registrar);
 	g_free(c->proxy);
 	g_free(c->bind_url);
@@ -1327,6 +1316,16 @@ SpConnectionStatus sp_connection_get_status(SpConnection *c)
 const SpConnectionConfig *sp_connection_get_config(SpConnection *c)
 {
 	return c->config;
+}
+
+const char *sp_connection_get_proxy(SpConnection *c)
+{
+	return c->proxy;
+}
+
+const char *sp_connection_get_from(SpConnection *c)
+{
+	return c->from;
 }
 
 nua_t *sp_connection_get_nua(SpConnection *c)

@@ -32,6 +32,10 @@ guint sp_connection_get_id(SpConnection *c);
 SpConnectionStatus sp_connection_get_status(SpConnection *c);
 const SpConnectionConfig *sp_connection_get_config(SpConnection *c);
 nua_t *sp_connection_get_nua(SpConnection *c);
+/* The site with its transport ("sip:host:port;transport=tcp", "sips:host:port"). */
+const char *sp_connection_get_proxy(SpConnection *c);
+/* The From of every request through c: the display name and sip:user@domain. */
+const char *sp_connection_get_from(SpConnection *c);
 
 /* "5002" -> "sip:5002@<domain>"; sip:/sips: URIs are returned as they are. NULL if invalid. */
 char *sp_connection_make_uri(SpConnection *c, const char *destination);

@@ -476,51 +476,6 @@ static gboolean is_site_failure(int status)
 }
 
 /* The host of "host[:port]" / "[v6]:port". */
-static char *server_host(const char *server)
-{
-	const char *end;
-
-	if (server[0] == '[' && (end = strchr(server, ']')) != NULL)
-		return g_strndup(server, (gsize)(end - server + 1));
-	end = strchr(server, ':');
-	if (end != NULL && strchr(end + 1, ':') == NULL)
-		return g_strndup(server, (gsize)(end - server));
-	return g_strdup(server);
-}
-
-static char *proxy_uri(const SpConnectionConfig *cfg)
-{
-	const char *transport = "udp";
-
-	switch (cfg->protocol) {
-	case SP_TRANSPORT_UDP:
-		transport = "udp";
-		break;
-	case SP_TRANSPORT_TCP:
-		transport = "tcp";
-		break;
-	case SP_TRANSPORT_TLS:
-		transport = "tls";
-		break;
-	}
-	return g_strdup_printf("sip:%s;transport=%s", cfg->server, transport);
-}
-
-static char *from_header(const SpConnectionConfig *cfg)
-{
-	g_autofree char *host = cfg->domain != NULL && cfg->domain[0] != '\0'
-				    ? g_strdup(cfg->domain)
-				    : server_host(cfg->server);
-
-	if (cfg->display_name != NULL && cfg->display_name[0] != '\0') {
-		g_autofree char *name = g_strdup(cfg->display_name);
-
-		g_strdelimit(name, "\"\\\r\n", ' ');
-		return g_strdup_printf("\"%s\" <sip:%s@%s>", name, cfg->user, host);
-	}
-	return g_strdup_printf("<sip:%s@%s>", cfg->user, host);
-}
-
 /* Fills remote_uri/dn/display from a name-addr. */
 static void session_set_remote(SpSession *s, sip_addr_t const *a)
 {
@@ -620,8 +575,8 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 {
 	const SpConnectionConfig *cfg = sp_connection_get_config(c);
 	g_autofree char *uri = sp_connection_make_uri(c, s->destination);
-	g_autofree char *proxy = NULL;
-	g_autofree char *from = NULL;
+	const char *proxy = sp_connection_get_proxy(c);
+	const char *from = sp_connection_get_from(c);
 	g_autofree char *site = NULL;
 	guint cid = sp_connection_get_id(c);
 
@@ -634,8 +589,6 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 	if (!session_prepare_media(s, c, error))
 		return FALSE;
 
-	proxy = proxy_uri(cfg);
-	from = from_header(cfg);
 	s->nh = nua_handle(sp_connection_get_nua(c), s, SIPTAG_TO_STR(uri), TAG_END());
 	if (s->nh == NULL) {
 		g_set_error(error, SP_ERROR, SP_ERROR_FAILED, "cannot create a SIP handle");
