@@ -918,14 +918,17 @@ static gboolean is_request_event(nua_event_t event)
 /* Everything that belongs to no session: stray requests are answered (sofia answers OPTIONS
  * with 200 and Allow by itself) and their handles dropped. */
 static void connection_on_other(SpConnection *c, nua_event_t event, int status, const char *phrase,
-				nua_handle_t *nh)
+				nua_t *nua, nua_handle_t *nh)
 {
 	g_debug("connection %u: %s %d %s", c->config->id, nua_event_name(event), status,
 		phrase ? phrase : "");
 	if (nh == NULL || !is_request_event(event))
 		return;
-	if (status < 200)
-		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+	/* A NOTIFY (talk, hold) outside any call has no dialog to act on. */
+	if (status < 200 && event == nua_i_notify)
+		nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua), TAG_END());
+	else if (status < 200)
+		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, NUTAG_WITH_THIS(nua), TAG_END());
 	nua_handle_destroy(nh);
 }
 
@@ -951,7 +954,7 @@ static void connection_nua_callback(nua_event_t event, int status, char const *p
 		connection_on_shutdown(c, status, phrase);
 		break;
 	default:
-		connection_on_other(c, event, status, phrase, nh);
+		connection_on_other(c, event, status, phrase, nua, nh);
 		break;
 	}
 }
