@@ -1,5 +1,6 @@
 /* The phone's calls: the session list, Dial with failover, one active call, inbound INVITEs. */
 #include "daemon/calls.h"
+#include "daemon/sdp.h"
 
 #include <string.h>
 
@@ -168,6 +169,17 @@ void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *
 
 	if (sip == NULL || sip->sip_from == NULL) {
 		nua_respond(nh, SIP_400_BAD_REQUEST, TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	/* An INVITE without a body is a late offer; one with SDP must leave us a codec. */
+	if (sip->sip_payload != NULL && sip->sip_payload->pl_len > 0 &&
+	    !sp_sdp_offer_usable(sip->sip_payload->pl_data, sip->sip_payload->pl_len)) {
+		g_info("rejecting a call on connection %u: no PCMU/PCMA audio in its offer",
+		       sp_connection_get_id(c));
+		nua_respond(nh, SIP_488_NOT_ACCEPTABLE,
+			    SIPTAG_WARNING_STR("304 softphoned \"Media type not available\""),
+			    TAG_END());
 		nua_handle_destroy(nh);
 		return;
 	}

@@ -1,6 +1,9 @@
 /* The user SDP of a call and the local address its c= line names. */
 #include "daemon/sdp.h"
 
+#include <sofia-sip/sdp.h>
+#include <sofia-sip/su_alloc.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -100,4 +103,38 @@ char *sp_sdp_local_address(const char *server, const char *configured)
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, buf, sizeof(buf));
 	return g_strdup(buf);
+}
+
+static gboolean media_has_g711(const sdp_media_t *m)
+{
+	for (const sdp_rtpmap_t *r = m->m_rtpmaps; r != NULL; r = r->rm_next) {
+		if (r->rm_pt == 0 || r->rm_pt == 8)
+			return TRUE;
+		if (r->rm_encoding != NULL && (g_ascii_strcasecmp(r->rm_encoding, "PCMU") == 0 ||
+					       g_ascii_strcasecmp(r->rm_encoding, "PCMA") == 0))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+gboolean sp_sdp_offer_usable(const char *body, gsize len)
+{
+	su_home_t *home;
+	sdp_parser_t *parser;
+	sdp_session_t *sdp;
+	gboolean usable = FALSE;
+
+	if (body == NULL || len == 0 || len > G_MAXINT)
+		return FALSE;
+	home = su_home_new(sizeof(su_home_t));
+	if (home == NULL)
+		return FALSE;
+	parser = sdp_parse(home, body, (issize_t)len, sdp_f_config);
+	sdp = sdp_session(parser);
+	for (const sdp_media_t *m = sdp ? sdp->sdp_media : NULL; m != NULL && !usable; m = m->m_next)
+		usable = m->m_type == sdp_media_audio && m->m_port != 0 && !m->m_rejected &&
+			 media_has_g711(m);
+	sdp_parser_free(parser);
+	su_home_unref(home);
+	return usable;
 }

@@ -20,4 +20,10 @@ char *sp_sdp_build(const char *address, guint port, const char *direction);
  */
 char *sp_sdp_local_address(const char *server, const char *configured);
 
+/*
+ * Whether an offer gives us something to talk with: an audio m-line with a port and PCMU or
+ * PCMA (static payload types 0/8, or by rtpmap name). FALSE also for text that is not SDP.
+ */
+gboolean sp_sdp_offer_usable(const char *body, gsize len);
+
 G_END_DECLS

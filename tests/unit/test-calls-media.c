@@ -71,6 +71,38 @@ static guint16 bound_port(int fd)
 	return ntohs(sa.sin_port);
 }
 
+static gboolean usable(const char *sdp)
+{
+	return sp_sdp_offer_usable(sdp, strlen(sdp));
+}
+
+static void test_sdp_offer_usable(void)
+{
+	g_autofree char *ours = sp_sdp_build("127.0.0.1", 40000, "sendrecv");
+	const char *head = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+			   "t=0 0\r\n";
+	g_autofree char *pcma = g_strconcat(head, "m=audio 4000 RTP/AVP 8\r\n", NULL);
+	g_autofree char *named =
+	    g_strconcat(head, "m=audio 4000 RTP/AVP 97\r\na=rtpmap:97 pcmu/8000\r\n", NULL);
+	g_autofree char *foreign =
+	    g_strconcat(head, "m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 FOO/8000\r\n", NULL);
+	g_autofree char *video = g_strconcat(head, "m=video 4000 RTP/AVP 31\r\n", NULL);
+	g_autofree char *port0 = g_strconcat(head, "m=audio 0 RTP/AVP 0\r\n", NULL);
+	g_autofree char *second =
+	    g_strconcat(head, "m=video 4000 RTP/AVP 31\r\nm=audio 4002 RTP/AVP 0\r\n", NULL);
+
+	g_assert_true(usable(ours));
+	g_assert_true(usable(pcma));
+	g_assert_true(usable(named));
+	g_assert_true(usable(second));
+	g_assert_false(usable(foreign));
+	g_assert_false(usable(video));
+	g_assert_false(usable(port0));
+	g_assert_false(usable(head));
+	g_assert_false(usable("not SDP at all\r\n"));
+	g_assert_false(sp_sdp_offer_usable(NULL, 0));
+}
+
 static void test_rtp_ports_reserve(void)
 {
 	g_autoptr(SpRtpPorts) ports = sp_rtp_ports_new(40000, 40099);
@@ -132,6 +164,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/calls/sdp/build", test_sdp_build);
 	g_test_add_func("/calls/sdp/directions-and-families", test_sdp_directions_and_families);
 	g_test_add_func("/calls/sdp/local-address", test_sdp_local_address);
+	g_test_add_func("/calls/sdp/offer-usable", test_sdp_offer_usable);
 	g_test_add_func("/calls/rtp-ports/reserve", test_rtp_ports_reserve);
 	g_test_add_func("/calls/rtp-ports/exhausted", test_rtp_ports_exhausted);
 	g_test_add_func("/calls/rtp-ports/defaults", test_rtp_ports_defaults);
