@@ -1321,6 +1321,11 @@ const SpConnectionConfig *sp_connection_get_config(SpConnection *c)
 	return c->config;
 }
 
+const char *sp_connection_get_local_address(SpConnection *c)
+{
+	return c->local_address;
+}
+
 const char *sp_connection_get_proxy(SpConnection *c)
 {
 	return c->proxy;

@@ -32,6 +32,8 @@ guint sp_connection_get_id(SpConnection *c);
 SpConnectionStatus sp_connection_get_status(SpConnection *c);
 const SpConnectionConfig *sp_connection_get_config(SpConnection *c);
 nua_t *sp_connection_get_nua(SpConnection *c);
+/* The address c's NUA is bound to: the one that reaches its site ("0.0.0.0" when unknown). */
+const char *sp_connection_get_local_address(SpConnection *c);
 /* The site with its transport ("sip:host:port;transport=tcp", "sips:host:port"). */
 const char *sp_connection_get_proxy(SpConnection *c);
 /* The From of every request through c: the display name and sip:user@domain. */

@@ -1,4 +1,4 @@
-/* The session description we hand to sofia's offer/answer engine, and the address it names. */
+/* The session description we hand to sofia's offer/answer engine, and checks of offers. */
 #pragma once
 
 #include <glib.h>
@@ -12,13 +12,6 @@ G_BEGIN_DECLS
  * derives the offers and answers from it (e.g. recvonly in answer to a far end's sendonly).
  */
 char *sp_sdp_build(const char *address, guint port, const char *direction);
-
-/*
- * The local address that would be used to reach server ("host[:port]", "[v6]:port"): the
- * configured one if given, else the source address the kernel picks for a numeric host.
- * NULL when neither is known (a host name is not resolved here, to keep the loop unblocked).
- */
-char *sp_sdp_local_address(const char *server, const char *configured);
 
 /*
  * Whether an offer gives us something to talk with: an audio m-line with a port and PCMU or

@@ -523,8 +523,12 @@ static void session_set_remote_uri(SpSession *s, const char *uri)
 /* Reserves an RTP port on the address that reaches c's site and builds the user SDP. */
 static gboolean session_prepare_media(SpSession *s, SpConnection *c, GError **error)
 {
-	const SpConnectionConfig *cfg = sp_connection_get_config(c);
-	g_autofree char *address = sp_sdp_local_address(cfg->server, cfg->local_address);
+	const char *bound = sp_connection_get_local_address(c);
+	/* A wildcard is no address for c=: then sofia fills in the one it sends from. */
+	g_autofree char *address = bound == NULL || g_str_equal(bound, "0.0.0.0") ||
+					   g_str_equal(bound, "::")
+				       ? NULL
+				       : g_strdup(bound);
 
 	if (s->rtp == NULL || g_strcmp0(address, s->local_address) != 0) {
 		SpRtpPort *rtp =

@@ -42,26 +42,6 @@ static void test_sdp_directions_and_families(void)
 	g_assert_nonnull(strstr(none, "m=audio 20004 "));
 }
 
-static void test_sdp_local_address(void)
-{
-	g_autofree char *configured = sp_sdp_local_address("127.0.0.2:5060", "198.51.100.1");
-	g_autofree char *loop = sp_sdp_local_address("127.0.0.1:5060", NULL);
-	g_autofree char *no_port = sp_sdp_local_address("127.0.0.1", NULL);
-	g_autofree char *v6 = sp_sdp_local_address("[::1]:5060", NULL);
-	g_autofree char *name = sp_sdp_local_address("sip.example.invalid:5060", NULL);
-
-	g_assert_cmpstr(configured, ==, "198.51.100.1");
-	g_assert_cmpstr(loop, ==, "127.0.0.1");
-	g_assert_cmpstr(no_port, ==, "127.0.0.1");
-	/* ::1 exists wherever IPv6 is on; without it there is no answer, not a wrong one. */
-	if (v6 != NULL)
-		g_assert_cmpstr(v6, ==, "::1");
-	/* Host names are not resolved on the main loop. */
-	g_assert_null(name);
-	g_assert_null(sp_sdp_local_address("[::1", NULL));
-	g_assert_null(sp_sdp_local_address(NULL, NULL));
-}
-
 static guint16 bound_port(int fd)
 {
 	struct sockaddr_in sa;
@@ -163,7 +143,6 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/calls/sdp/build", test_sdp_build);
 	g_test_add_func("/calls/sdp/directions-and-families", test_sdp_directions_and_families);
-	g_test_add_func("/calls/sdp/local-address", test_sdp_local_address);
 	g_test_add_func("/calls/sdp/offer-usable", test_sdp_offer_usable);
 	g_test_add_func("/calls/rtp-ports/reserve", test_rtp_ports_reserve);
 	g_test_add_func("/calls/rtp-ports/exhausted", test_rtp_ports_exhausted);
