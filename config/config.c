@@ -824,8 +824,12 @@ static const char *const policy_keys[] = {
     "honor-answer-after",
     "dtmf-method",
     "invite-failover-timeout",
+    "rtp-inactivity-timeout",
 };
-static const char *const audio_keys[] = {"capture", "playback"};
+static const char *const audio_keys[] = {
+    "capture", "playback", "codecs", "ptime", "jitter-min", "jitter-max", "dtmf-duration",
+    "dtmf-gap",
+};
 
 static gboolean in_list(const char *const *list, gsize n, const char *key)
 {
@@ -939,14 +943,70 @@ static gboolean set_policy(SpConfig *config, const char *key, const char *v, GEr
 	}
 	if (strcmp(key, "invite-failover-timeout") == 0)
 		return parse_seconds(v, 100, 60 * SECOND_MS, &p->invite_failover_timeout_ms, error);
+	if (strcmp(key, "rtp-inactivity-timeout") == 0)
+		return parse_seconds(v, 0, DAY_MS, &p->rtp_inactivity_timeout_ms, error);
 	return sp_connection_config_set_full(config->connection_defaults, key, v, NULL, error);
+}
+
+/* "opus, g722,PCMU" into canonical names in the order given; unknown or repeated names fail. */
+static gboolean set_codecs(SpAudioConfig *a, const char *v, GError **error)
+{
+	static const char *const known[] = {"opus", "G722", "PCMU", "PCMA"};
+	g_auto(GStrv) parts = g_strsplit(*v != '\0' ? v : SP_AUDIO_CODECS_DEFAULT, ",", -1);
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; parts[i] != NULL; i++) {
+		const char *name = g_strstrip(parts[i]);
+		const char *canonical = NULL;
+
+		for (gsize k = 0; k < G_N_ELEMENTS(known) && canonical == NULL; k++) {
+			if (g_ascii_strcasecmp(name, known[k]) == 0)
+				canonical = known[k];
+		}
+		if (canonical == NULL) {
+			g_autofree char *q = sp_config_quote(name);
+
+			return invalid(error, "unknown codec \"%s\" (known: opus, G722, PCMU, PCMA)",
+				       q);
+		}
+		for (guint k = 0; k < out->len; k++) {
+			if (strcmp(g_ptr_array_index(out, k), canonical) == 0)
+				return invalid(error, "%s is listed twice", canonical);
+		}
+		g_ptr_array_add(out, g_strdup(canonical));
+	}
+	g_ptr_array_add(out, NULL);
+	g_strfreev(a->codecs);
+	a->codecs = (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+	return TRUE;
 }
 
 static gboolean set_audio(SpConfig *config, const char *key, const char *v, GError **error)
 {
-	char **field =
-	    strcmp(key, "capture") == 0 ? &config->audio.capture : &config->audio.playback;
+	SpAudioConfig *a = &config->audio;
+	char **field;
 
+	if (strcmp(key, "codecs") == 0)
+		return set_codecs(a, v, error);
+	if (strcmp(key, "ptime") == 0) {
+		guint ms;
+
+		if (!parse_uint(v, 10, 60, &ms, error))
+			return FALSE;
+		if (ms % 10 != 0)
+			return invalid(error, "must be 10, 20, 30, 40, 50 or 60 (got %u)", ms);
+		a->ptime_ms = ms;
+		return TRUE;
+	}
+	if (strcmp(key, "jitter-min") == 0)
+		return parse_seconds(v, 0, 1000, &a->jitter_min_ms, error);
+	if (strcmp(key, "jitter-max") == 0)
+		return parse_seconds(v, 20, 2000, &a->jitter_max_ms, error);
+	if (strcmp(key, "dtmf-duration") == 0)
+		return parse_seconds(v, 40, 1000, &a->dtmf_duration_ms, error);
+	if (strcmp(key, "dtmf-gap") == 0)
+		return parse_seconds(v, 40, 1000, &a->dtmf_gap_ms, error);
+	field = strcmp(key, "capture") == 0 ? &a->capture : &a->playback;
 	if (!check_text(v, error))
 		return FALSE;
 	g_free(*field);
@@ -1003,6 +1063,12 @@ gboolean sp_config_check(SpConfig *config, GHashTable *present, SpConfigGroup *g
 				g_hash_table_add(policy, (char *)k + strlen("policy/"));
 		}
 	}
+	if (config->audio.jitter_min_ms > config->audio.jitter_max_ms) {
+		*group = SP_CONFIG_GROUP_AUDIO;
+		*key = "jitter-min";
+		return invalid(error, "may not exceed jitter-max (%u ms; got %u ms)",
+			       config->audio.jitter_max_ms, config->audio.jitter_min_ms);
+	}
 	*group = SP_CONFIG_GROUP_POLICY;
 	return check_timing(config->connection_defaults, policy, key, error);
 }
@@ -1022,6 +1088,13 @@ SpConfig *sp_config_new(void)
 	c->policy.invite_failover_timeout_ms = 2000;
 	c->audio.capture = g_strdup("default");
 	c->audio.playback = g_strdup("default");
+	c->audio.codecs = g_strsplit(SP_AUDIO_CODECS_DEFAULT, ",", -1);
+	c->audio.ptime_ms = 20;
+	c->audio.jitter_min_ms = 20;
+	c->audio.jitter_max_ms = 200;
+	c->audio.dtmf_duration_ms = 100;
+	c->audio.dtmf_gap_ms = 70;
+	c->policy.rtp_inactivity_timeout_ms = 30000;
 	c->connections = g_ptr_array_new_with_free_func((GDestroyNotify)sp_connection_config_free);
 	c->warnings = g_ptr_array_new_with_free_func(g_free);
 	c->connection_defaults = sp_connection_config_new();
@@ -1037,6 +1110,7 @@ void sp_config_free(SpConfig *c)
 	g_free(c->daemon.log_level);
 	g_free(c->audio.capture);
 	g_free(c->audio.playback);
+	g_strfreev(c->audio.codecs);
 	if (c->connections != NULL)
 		g_ptr_array_unref(c->connections);
 	if (c->warnings != NULL)

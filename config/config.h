@@ -71,11 +71,22 @@ typedef struct {
 	gboolean honor_answer_after; /* default TRUE */
 	SpDtmfMethod dtmf_method;    /* default RFC4733 */
 	guint invite_failover_timeout_ms; /* default 2000 */
+	guint rtp_inactivity_timeout_ms;  /* no RTP/RTCP this long ends the call; default 30000, 0 off */
 } SpPolicyConfig;
+
+/* The codec names [audio] codecs accepts, in the default order. */
+#define SP_AUDIO_CODECS_DEFAULT "opus,G722,PCMU,PCMA"
+
 
 typedef struct {
 	char *capture;  /* ALSA PCM name; default "default" */
 	char *playback; /* default "default" */
+	char **codecs;  /* offer order, canonical names ("opus", "G722", "PCMU", "PCMA"); no repeats */
+	guint ptime_ms;          /* the ptime we offer and send; default 20 (10..60, a multiple of 10) */
+	guint jitter_min_ms;     /* adaptive jitter buffer bounds; default 20 */
+	guint jitter_max_ms;     /* default 200 */
+	guint dtmf_duration_ms;  /* one RFC 4733 / inband digit; default 100 */
+	guint dtmf_gap_ms;       /* between digits; default 70 */
 } SpAudioConfig;
 
 typedef struct {
