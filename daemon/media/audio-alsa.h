@@ -1,0 +1,2 @@
+/* audio-alsa: being written. */
+#pragma once

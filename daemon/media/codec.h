@@ -1,0 +1,2 @@
+/* codec: being written. */
+#pragma once

@@ -1,0 +1,2 @@
+/* dtmf-inband: being written. */
+#pragma once

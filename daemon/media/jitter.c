@@ -1,0 +1,4 @@
+/* jitter: being written. */
+#include "daemon/media/jitter.h"
+
+typedef int sp_jitter_placeholder;

@@ -1,0 +1,2 @@
+/* jitter: being written. */
+#pragma once

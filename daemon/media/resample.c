@@ -1,0 +1,4 @@
+/* resample: being written. */
+#include "daemon/media/resample.h"
+
+typedef int sp_resample_placeholder;

@@ -1,0 +1,2 @@
+/* resample: being written. */
+#pragma once

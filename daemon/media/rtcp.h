@@ -1,0 +1,2 @@
+/* rtcp: being written. */
+#pragma once

@@ -1,0 +1,2 @@
+/* rtp-stats: being written. */
+#pragma once

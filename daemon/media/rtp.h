@@ -1,0 +1,2 @@
+/* rtp: being written. */
+#pragma once

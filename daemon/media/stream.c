@@ -1,0 +1,4 @@
+/* stream: being written. */
+#include "daemon/media/stream.h"
+
+typedef int sp_stream_placeholder;

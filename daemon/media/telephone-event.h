@@ -1,0 +1,2 @@
+/* telephone-event: being written. */
+#pragma once
