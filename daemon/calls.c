@@ -18,6 +18,7 @@ struct _SpCalls {
 	GPtrArray *sessions;
 	guint64 next_id;
 	SpRtpPorts *ports; /* made on first use, once the config is known */
+	SpMediaEngine *media; /* likewise */
 };
 
 SpCalls *sp_calls_new(SpPhone *phone)
@@ -34,7 +35,9 @@ void sp_calls_free(SpCalls *calls)
 {
 	if (calls == NULL)
 		return;
+	/* The sessions stop their streams before the engine goes. */
 	g_ptr_array_unref(calls->sessions);
+	sp_media_engine_free(calls->media);
 	sp_rtp_ports_free(calls->ports);
 	g_free(calls);
 }
@@ -53,6 +56,63 @@ SpRtpPorts *sp_calls_get_rtp_ports(SpCalls *calls)
 						config ? config->daemon.rtp_port_max : 0);
 	}
 	return calls->ports;
+}
+
+static void on_media_dtmf(gpointer session, char digit, guint duration_ms, const char *method)
+{
+	sp_session_on_media_dtmf(session, digit, duration_ms, method);
+}
+
+static void on_media_timeout(gpointer session)
+{
+	sp_session_on_media_timeout(session);
+}
+
+static void on_device_error(gpointer data, const char *device, const char *error)
+{
+	SpCalls *calls = data;
+	json_object *o = json_object_new_object();
+	g_autofree char *time = sp_phone_timestamp();
+
+	g_warning("audio device \"%s\": %s; the call goes on without it", device, error);
+	json_object_object_add(o, "device", json_object_new_string(device));
+	json_object_object_add(o, "error", json_object_new_string(error));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	sp_phone_emit(calls->phone, "AudioDeviceError", o);
+}
+
+SpMediaEngine *sp_calls_get_media(SpCalls *calls)
+{
+	static const SpMediaCallbacks callbacks = {
+	    .dtmf_received = on_media_dtmf,
+	    .media_timeout = on_media_timeout,
+	    .device_error = on_device_error,
+	};
+
+	if (calls->media == NULL) {
+		const SpConfig *config = sp_phone_get_config(calls->phone);
+		g_autoptr(SpConfig) defaults = config == NULL ? sp_config_new() : NULL;
+		const SpConfig *c = config != NULL ? config : defaults;
+		SpMediaEngineConfig mc = {
+		    .capture = c->audio.capture,
+		    .playback = c->audio.playback,
+		    .jitter_min_ms = c->audio.jitter_min_ms,
+		    .jitter_max_ms = c->audio.jitter_max_ms,
+		    .dtmf_duration_ms = c->audio.dtmf_duration_ms,
+		    .dtmf_gap_ms = c->audio.dtmf_gap_ms,
+		    .inactivity_timeout_ms = c->policy.rtp_inactivity_timeout_ms,
+		};
+
+		calls->media = sp_media_engine_new(&mc, &callbacks, calls, NULL);
+	}
+	return calls->media;
+}
+
+const char *const *sp_calls_get_codecs(SpCalls *calls)
+{
+	const SpConfig *config = sp_phone_get_config(calls->phone);
+
+	return config != NULL ? (const char *const *)config->audio.codecs : NULL;
 }
 
 void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
@@ -174,8 +234,9 @@ void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *
 	}
 	/* An INVITE without a body is a late offer; one with SDP must leave us a codec. */
 	if (sip->sip_payload != NULL && sip->sip_payload->pl_len > 0 &&
-	    !sp_sdp_offer_usable(sip->sip_payload->pl_data, sip->sip_payload->pl_len)) {
-		g_info("rejecting a call on connection %u: no PCMU/PCMA audio in its offer",
+	    !sp_sdp_offer_usable(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+				 sp_calls_get_codecs(calls))) {
+		g_info("rejecting a call on connection %u: no audio codec of ours in its offer",
 		       sp_connection_get_id(c));
 		nua_respond(nh, SIP_488_NOT_ACCEPTABLE,
 			    SIPTAG_WARNING_STR("304 softphoned \"Media type not available\""),
@@ -391,4 +452,37 @@ json_object *sp_calls_get_sessions(SpCalls *calls)
 			json_object_array_add(array, sp_session_to_json(s));
 	}
 	return array;
+}
+
+gboolean sp_calls_mute(SpCalls *calls, gboolean muted, GError **error)
+{
+	SpMediaEngine *media = sp_calls_get_media(calls);
+	json_object *o;
+	g_autofree char *time = NULL;
+
+	if (sp_media_engine_get_mute(media) == muted)
+		return TRUE;
+	sp_media_engine_set_mute(media, muted);
+	g_info("microphone %s", muted ? "muted" : "unmuted");
+	time = sp_phone_timestamp();
+	o = json_object_new_object();
+	json_object_object_add(o, "muted", json_object_new_boolean(muted));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	sp_phone_emit(calls->phone, "MuteChanged", o);
+	return TRUE;
+}
+
+json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_id,
+					   GError **error)
+{
+	SpSession *s = find_session(calls, session_id, error);
+
+	return s != NULL ? sp_session_get_audio_statistics(s, error) : NULL;
+}
+
+void sp_calls_add_status(SpCalls *calls, json_object *o)
+{
+	gboolean muted = calls->media != NULL && sp_media_engine_get_mute(calls->media);
+
+	json_object_object_add(o, "muted", json_object_new_boolean(muted));
 }

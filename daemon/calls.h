@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "daemon/connection.h"
+#include "daemon/media/stream.h"
 #include "daemon/rtp-ports.h"
 #include "daemon/session.h"
 
@@ -40,11 +41,20 @@ gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *
 gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,
 			   GError **error);
 json_object *sp_calls_get_sessions(SpCalls *calls);
+gboolean sp_calls_mute(SpCalls *calls, gboolean muted, GError **error);
+json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_id,
+					   GError **error);
+/* Adds the calls' part of GetStatus ("muted") to o. */
+void sp_calls_add_status(SpCalls *calls, json_object *o);
 
 /* --- for session.c ----------------------------------------------------------------------- */
 
 SpPhone *sp_calls_get_phone(SpCalls *calls);
 SpRtpPorts *sp_calls_get_rtp_ports(SpCalls *calls);
+/* The media engine (made on first use); its stream callbacks go to the session (user data). */
+SpMediaEngine *sp_calls_get_media(SpCalls *calls);
+/* [audio] codecs, in offer order. */
+const char *const *sp_calls_get_codecs(SpCalls *calls);
 /* The Ready connection with the lowest id whose id is not in tried (guint ids), or NULL. */
 SpConnection *sp_calls_next_ready(SpCalls *calls, GArray *tried);
 /* One active call: puts every Connected call other than except (may be NULL) on hold. */

@@ -396,6 +396,7 @@ static json_object *api_get_status(gpointer data)
 			       json_object_new_int64(sp_phone_count_connections(phone)));
 	json_object_object_add(o, "ready", json_object_new_int64(sp_phone_count_ready(phone)));
 	json_object_object_add(o, "sessions", json_object_new_int64(sp_calls_count(phone->calls)));
+	sp_calls_add_status(phone->calls, o);
 	return o;
 }
 
@@ -560,6 +561,21 @@ static json_object *api_get_sessions(gpointer data)
 	return sp_calls_get_sessions(phone->calls);
 }
 
+static gboolean api_mute(gpointer data, gboolean muted, GError **error)
+{
+	SpPhone *phone = data;
+
+	return sp_calls_mute(phone->calls, muted, error);
+}
+
+static json_object *api_get_audio_statistics(gpointer data, const char *session_id,
+					     GError **error)
+{
+	SpPhone *phone = data;
+
+	return sp_calls_get_audio_statistics(phone->calls, session_id, error);
+}
+
 const SpPhoneApi *sp_phone_api(void)
 {
 	static const SpPhoneApi api = {
@@ -577,6 +593,8 @@ const SpPhoneApi *sp_phone_api(void)
 	    .send_dtmf = api_send_dtmf,
 	    .transfer = api_transfer,
 	    .get_sessions = api_get_sessions,
+	    .mute = api_mute,
+	    .get_audio_statistics = api_get_audio_statistics,
 	};
 
 	return &api;

@@ -1,51 +1,143 @@
-/* The user SDP of a call, and whether a far end's offer leaves us a codec. */
+/* The user SDP of a call, whether a far end's offer leaves us a codec, and what was negotiated. */
 #include "daemon/sdp.h"
 
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
 
+#include <stdlib.h>
 #include <string.h>
 
-char *sp_sdp_build(const char *address, guint port, const char *direction)
+/*
+ * What the SDP says of each codec we speak. G.722's RTP clock is 8000 although it samples at
+ * 16 kHz (RFC 3551 §4.5.2); opus is always opus/48000/2 in SDP, even for mono (RFC 7587 §7).
+ */
+typedef struct {
+	const char *name;
+	guint8 pt; /* what we offer it as */
+	const char *encoding;
+	guint clock_rate;
+	const char *rtpmap; /* encoding/clock[/channels] */
+	const char *fmtp;   /* NULL: none */
+} SdpCodec;
+
+static const SdpCodec sdp_codecs[] = {
+    {"opus", 111, "opus", 48000, "opus/48000/2", "useinbandfec=1; minptime=10"},
+    {"G722", 9, "G722", 8000, "G722/8000", NULL},
+    {"PCMU", 0, "PCMU", 8000, "PCMU/8000", NULL},
+    {"PCMA", 8, "PCMA", 8000, "PCMA/8000", NULL},
+};
+
+/* telephone-event per clock rate, offered with the codecs that need it. */
+#define SP_SDP_TE_PT_8000 101
+#define SP_SDP_TE_PT_48000 110
+
+static const char *const default_codecs[] = {"opus", "G722", "PCMU", "PCMA", NULL};
+
+static const SdpCodec *sdp_codec_by_name(const char *name)
+{
+	for (gsize i = 0; name != NULL && i < G_N_ELEMENTS(sdp_codecs); i++) {
+		if (g_ascii_strcasecmp(sdp_codecs[i].name, name) == 0)
+			return &sdp_codecs[i];
+	}
+	return NULL;
+}
+
+/* The codec an rtpmap stands for, by name and clock (static types without rtpmap included). */
+static const SdpCodec *sdp_codec_of_rtpmap(const sdp_rtpmap_t *r)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(sdp_codecs); i++) {
+		const SdpCodec *c = &sdp_codecs[i];
+
+		if (r->rm_encoding != NULL && g_ascii_strcasecmp(r->rm_encoding, c->encoding) == 0 &&
+		    (r->rm_rate == c->clock_rate || r->rm_rate == 0))
+			return c;
+		/* sofia names well-known static types itself; a bare "m=... 0" still counts. */
+		if ((r->rm_encoding == NULL || r->rm_encoding[0] == '\0') && r->rm_pt == c->pt &&
+		    c->pt < 96)
+			return c;
+	}
+	return NULL;
+}
+
+static gboolean in_list(const char *const *list, const char *name)
+{
+	for (gsize i = 0; list[i] != NULL; i++) {
+		if (g_ascii_strcasecmp(list[i], name) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+char *sp_sdp_build(const char *address, guint port, const char *direction,
+		   const char *const *codecs, guint ptime_ms)
 {
 	GString *sdp = g_string_new("v=0\r\n");
+	GString *attrs = g_string_new(NULL);
 	const char *family = address != NULL && strchr(address, ':') != NULL ? "IP6" : "IP4";
+	gboolean te8000 = FALSE, te48000 = FALSE;
 
+	if (codecs == NULL || codecs[0] == NULL)
+		codecs = default_codecs;
 	if (address != NULL)
 		g_string_append_printf(sdp, "o=- 0 0 IN %s %s\r\n", family, address);
 	g_string_append(sdp, "s=softphoned\r\n");
 	if (address != NULL)
 		g_string_append_printf(sdp, "c=IN %s %s\r\n", family, address);
 	g_string_append(sdp, "t=0 0\r\n");
-	g_string_append_printf(sdp, "m=audio %u RTP/AVP 0 8 101\r\n", port);
-	g_string_append(sdp, "a=rtpmap:0 PCMU/8000\r\n"
-			     "a=rtpmap:8 PCMA/8000\r\n"
-			     "a=rtpmap:101 telephone-event/8000\r\n"
-			     "a=fmtp:101 0-16\r\n"
-			     "a=ptime:20\r\n");
+	g_string_append_printf(sdp, "m=audio %u RTP/AVP", port);
+	for (gsize i = 0; codecs[i] != NULL; i++) {
+		const SdpCodec *c = sdp_codec_by_name(codecs[i]);
+
+		if (c == NULL)
+			continue;
+		g_string_append_printf(sdp, " %u", c->pt);
+		g_string_append_printf(attrs, "a=rtpmap:%u %s\r\n", c->pt, c->rtpmap);
+		if (c->fmtp != NULL)
+			g_string_append_printf(attrs, "a=fmtp:%u %s\r\n", c->pt, c->fmtp);
+		te8000 = te8000 || c->clock_rate == 8000;
+		te48000 = te48000 || c->clock_rate == 48000;
+	}
+	if (te8000) {
+		g_string_append_printf(sdp, " %u", SP_SDP_TE_PT_8000);
+		g_string_append_printf(attrs,
+				       "a=rtpmap:%u telephone-event/8000\r\na=fmtp:%u 0-16\r\n",
+				       SP_SDP_TE_PT_8000, SP_SDP_TE_PT_8000);
+	}
+	if (te48000) {
+		g_string_append_printf(sdp, " %u", SP_SDP_TE_PT_48000);
+		g_string_append_printf(attrs,
+				       "a=rtpmap:%u telephone-event/48000\r\na=fmtp:%u 0-16\r\n",
+				       SP_SDP_TE_PT_48000, SP_SDP_TE_PT_48000);
+	}
+	g_string_append(sdp, "\r\n");
+	g_string_append_len(sdp, attrs->str, (gssize)attrs->len);
+	g_string_free(attrs, TRUE);
+	g_string_append_printf(sdp, "a=ptime:%u\r\n", ptime_ms > 0 ? ptime_ms : 20);
+	g_string_append(sdp, "a=rtcp-mux\r\n");
 	g_string_append_printf(sdp, "a=%s\r\n", direction ? direction : "sendrecv");
 	return g_string_free(sdp, FALSE);
 }
 
-static gboolean media_has_g711(const sdp_media_t *m)
+static gboolean media_has_codec(const sdp_media_t *m, const char *const *codecs)
 {
 	for (const sdp_rtpmap_t *r = m->m_rtpmaps; r != NULL; r = r->rm_next) {
-		if (r->rm_pt == 0 || r->rm_pt == 8)
-			return TRUE;
-		if (r->rm_encoding != NULL && (g_ascii_strcasecmp(r->rm_encoding, "PCMU") == 0 ||
-					       g_ascii_strcasecmp(r->rm_encoding, "PCMA") == 0))
+		const SdpCodec *c = sdp_codec_of_rtpmap(r);
+
+		if (c != NULL && in_list(codecs, c->name))
 			return TRUE;
 	}
 	return FALSE;
 }
 
-gboolean sp_sdp_offer_usable(const char *body, gsize len)
+gboolean sp_sdp_offer_usable(const char *body, gsize len, const char *const *codecs)
 {
 	su_home_t *home;
 	sdp_parser_t *parser;
 	sdp_session_t *sdp;
 	gboolean usable = FALSE;
 
+	if (codecs == NULL || codecs[0] == NULL)
+		codecs = default_codecs;
 	if (body == NULL || len == 0 || len > G_MAXINT)
 		return FALSE;
 	home = su_home_new(sizeof(su_home_t));
@@ -55,8 +147,159 @@ gboolean sp_sdp_offer_usable(const char *body, gsize len)
 	sdp = sdp_session(parser);
 	for (const sdp_media_t *m = sdp ? sdp->sdp_media : NULL; m != NULL && !usable; m = m->m_next)
 		usable = m->m_type == sdp_media_audio && m->m_port != 0 && !m->m_rejected &&
-			 media_has_g711(m);
+			 media_has_codec(m, codecs);
 	sdp_parser_free(parser);
 	su_home_unref(home);
 	return usable;
+}
+
+/* --- what was negotiated -------------------------------------------------------------------- */
+
+static const sdp_media_t *first_audio(const sdp_session_t *sdp)
+{
+	for (const sdp_media_t *m = sdp ? sdp->sdp_media : NULL; m != NULL; m = m->m_next) {
+		if (m->m_type == sdp_media_audio && !m->m_rejected && m->m_port != 0)
+			return m;
+	}
+	return NULL;
+}
+
+static const char *media_attribute(const sdp_media_t *m, const char *name)
+{
+	const sdp_attribute_t *a = sdp_attribute_find(m->m_attributes, name);
+
+	return a != NULL ? (a->a_value ? a->a_value : "") : NULL;
+}
+
+static gboolean media_has_rtpmap_of(const sdp_media_t *m, const SdpCodec *codec)
+{
+	for (const sdp_rtpmap_t *r = m->m_rtpmaps; r != NULL; r = r->rm_next) {
+		if (sdp_codec_of_rtpmap(r) == codec)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* The connection address of a media (its own c= or the session's), NULL when "nowhere". */
+static const char *media_address(const sdp_session_t *sdp, const sdp_media_t *m)
+{
+	const sdp_connection_t *c = m->m_connections ? m->m_connections : sdp->sdp_connection;
+
+	if (c == NULL || c->c_address == NULL || strcmp(c->c_address, "0.0.0.0") == 0 ||
+	    strcmp(c->c_address, "::") == 0)
+		return NULL;
+	return c->c_address;
+}
+
+gboolean sp_sdp_media_negotiated(const sdp_session_t *local, const sdp_session_t *remote,
+				 guint default_ptime_ms, SpSdpMedia *out)
+{
+	const sdp_media_t *lm = first_audio(local);
+	const sdp_media_t *rm = first_audio(remote);
+	const SdpCodec *codec = NULL;
+	const sdp_rtpmap_t *chosen = NULL;
+	const char *ptime;
+	const char *rtcp;
+	const char *address;
+	gboolean send, recv;
+
+	memset(out, 0, sizeof(*out));
+	out->telephone_event_pt = -1;
+	if (lm == NULL || rm == NULL)
+		return FALSE;
+	for (const sdp_rtpmap_t *r = rm->m_rtpmaps; r != NULL && codec == NULL; r = r->rm_next) {
+		const SdpCodec *c = sdp_codec_of_rtpmap(r);
+
+		if (c != NULL && media_has_rtpmap_of(lm, c)) {
+			codec = c;
+			chosen = r;
+		}
+	}
+	if (codec == NULL)
+		return FALSE;
+
+	out->codec = g_strdup(codec->name);
+	out->payload_type = (guint8)chosen->rm_pt;
+	out->clock_rate = codec->clock_rate;
+	for (const sdp_rtpmap_t *r = rm->m_rtpmaps; r != NULL; r = r->rm_next) {
+		if (r->rm_encoding != NULL &&
+		    g_ascii_strcasecmp(r->rm_encoding, "telephone-event") == 0 &&
+		    r->rm_rate == codec->clock_rate) {
+			out->telephone_event_pt = (gint)r->rm_pt;
+			break;
+		}
+	}
+	out->ptime_ms = default_ptime_ms > 0 ? default_ptime_ms : 20;
+	ptime = media_attribute(rm, "ptime");
+	if (ptime != NULL) {
+		guint64 p = g_ascii_strtoull(ptime, NULL, 10);
+
+		/* Whole 10 ms frames: what every codec here packs. */
+		if (p >= 10 && p <= 60)
+			out->ptime_ms = (guint)(p / 10 * 10);
+	}
+	address = media_address(remote, rm);
+	out->remote_address = g_strdup(address);
+	out->remote_rtp_port = rm->m_port;
+	out->rtcp_mux = media_attribute(rm, "rtcp-mux") != NULL;
+	out->remote_rtcp_port = rm->m_port + 1;
+	rtcp = media_attribute(rm, "rtcp");
+	if (rtcp != NULL) {
+		guint64 p = g_ascii_strtoull(rtcp, NULL, 10);
+
+		if (p > 0 && p < 65536)
+			out->remote_rtcp_port = (guint)p;
+	}
+	/* We send what we may send and the far end will take; likewise for receiving. */
+	send = (lm->m_mode & sdp_sendonly) && (rm->m_mode & sdp_recvonly) && address != NULL;
+	recv = (lm->m_mode & sdp_recvonly) && (rm->m_mode & sdp_sendonly);
+	out->direction = send && recv ? SP_MEDIA_SENDRECV
+			 : send	      ? SP_MEDIA_SENDONLY
+			 : recv	      ? SP_MEDIA_RECVONLY
+				      : SP_MEDIA_INACTIVE;
+	return TRUE;
+}
+
+gboolean sp_sdp_media_negotiated_str(const char *local, const char *remote,
+				     guint default_ptime_ms, SpSdpMedia *out)
+{
+	su_home_t *home = su_home_new(sizeof(su_home_t));
+	sdp_parser_t *lp, *rp;
+	gboolean ok;
+
+	memset(out, 0, sizeof(*out));
+	out->telephone_event_pt = -1;
+	if (home == NULL || local == NULL || remote == NULL) {
+		su_home_unref(home);
+		return FALSE;
+	}
+	lp = sdp_parse(home, local, (issize_t)strlen(local), sdp_f_config);
+	rp = sdp_parse(home, remote, (issize_t)strlen(remote), sdp_f_config);
+	ok = sp_sdp_media_negotiated(sdp_session(lp), sdp_session(rp), default_ptime_ms, out);
+	sdp_parser_free(lp);
+	sdp_parser_free(rp);
+	su_home_unref(home);
+	return ok;
+}
+
+void sp_sdp_media_clear(SpSdpMedia *m)
+{
+	g_clear_pointer(&m->remote_address, g_free);
+	g_clear_pointer(&m->codec, g_free);
+}
+
+void sp_sdp_media_to_desc(const SpSdpMedia *m, gboolean local_hold, SpMediaDesc *desc)
+{
+	memset(desc, 0, sizeof(*desc));
+	desc->remote_address = m->remote_address;
+	desc->remote_rtp_port = m->remote_rtp_port;
+	desc->remote_rtcp_port = m->remote_rtcp_port;
+	desc->rtcp_mux = m->rtcp_mux;
+	desc->codec = m->codec;
+	desc->payload_type = m->payload_type;
+	desc->clock_rate = m->clock_rate;
+	desc->ptime_ms = m->ptime_ms;
+	desc->telephone_event_pt = m->telephone_event_pt;
+	desc->direction = m->direction;
+	desc->local_hold = local_hold;
 }

@@ -1,6 +1,7 @@
 /* One call: its INVITE handle and status, failover while it is placed, hold, 3pcc, DTMF, REFER. */
 #include "daemon/session.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "daemon/calls.h"
@@ -80,6 +81,11 @@ struct _SpSession {
 	SpRtpPort *rtp;
 	char *local_address;
 	char *sdp;
+	char *local_sdp;  /* the latest of each side that soa reported */
+	char *remote_sdp;
+	SpSdpMedia media; /* what they settled on */
+	SpMediaStream *stream;
+	json_object *audio; /* the statistics at the end, for the Disconnected event */
 
 	gboolean remote_holding; /* the far end's last SDP does not receive audio */
 	SpSessionOp op;		 /* re-INVITE in flight */
@@ -140,6 +146,183 @@ const char *sp_session_reason_to_string(SpSessionReason reason)
 	return NULL;
 }
 
+/* --- media -------------------------------------------------------------------------------- */
+
+static void session_stop_media(SpSession *s);
+
+static char *session_build_sdp(SpSession *s, const char *direction)
+{
+	const SpConfig *config = sp_phone_get_config(s->phone);
+
+	return sp_sdp_build(s->local_address, sp_rtp_port_get_port(s->rtp), direction,
+			    sp_calls_get_codecs(s->calls), config ? config->audio.ptime_ms : 0);
+}
+
+/* We hold the call, or are about to: the microphone must not reach the far end. */
+static gboolean session_local_hold(SpSession *s)
+{
+	return s->op == SP_OP_HOLD || (s->status == SP_SESSION_HELD && s->op != SP_OP_RETRIEVE);
+}
+
+static const char *direction_name(SpMediaDirection d)
+{
+	switch (d) {
+	case SP_MEDIA_INACTIVE:
+		return "inactive";
+	case SP_MEDIA_SENDONLY:
+		return "sendonly";
+	case SP_MEDIA_RECVONLY:
+		return "recvonly";
+	case SP_MEDIA_SENDRECV:
+		return "sendrecv";
+	}
+	return "inactive";
+}
+
+/*
+ * The offer/answer has settled (or our hold changed): start the stream, or tell it what
+ * changed. Before the first answer there is nothing to start.
+ */
+static void session_update_media(SpSession *s)
+{
+	SpMediaDesc desc;
+
+	if (s->stream == NULL || s->media.codec == NULL)
+		return;
+	sp_sdp_media_to_desc(&s->media, session_local_hold(s), &desc);
+	sp_media_stream_update(s->stream, &desc);
+}
+
+/* soa reported SDP (tags of nua_i_state): when both sides are known and answered, apply it. */
+static void session_on_sdp(SpSession *s, const char *local, const char *remote, gboolean answered)
+{
+	const SpConfig *config = sp_phone_get_config(s->phone);
+	SpSdpMedia media;
+
+	if (local != NULL && g_strcmp0(local, s->local_sdp) != 0) {
+		g_free(s->local_sdp);
+		s->local_sdp = g_strdup(local);
+	}
+	if (remote != NULL && g_strcmp0(remote, s->remote_sdp) != 0) {
+		g_free(s->remote_sdp);
+		s->remote_sdp = g_strdup(remote);
+	}
+	if (s->local_sdp == NULL || s->remote_sdp == NULL || (!answered && s->stream == NULL) ||
+	    s->status == SP_SESSION_DISCONNECTED || s->rtp == NULL)
+		return;
+	if (!sp_sdp_media_negotiated_str(s->local_sdp, s->remote_sdp,
+					 config ? config->audio.ptime_ms : 0, &media)) {
+		g_info("session %s: no common audio codec in the SDP; no media", s->id);
+		return;
+	}
+	g_info("session %s: media %s/%u pt %u ptime %u, %s to %s:%u%s%s", s->id, media.codec,
+	       media.clock_rate, media.payload_type, media.ptime_ms,
+	       direction_name(media.direction),
+	       media.remote_address ? media.remote_address : "-", media.remote_rtp_port,
+	       media.rtcp_mux ? ", rtcp-mux" : "",
+	       media.telephone_event_pt >= 0 ? ", telephone-event" : "");
+	sp_sdp_media_clear(&s->media);
+	s->media = media;
+	if (s->stream == NULL)
+		s->stream = sp_media_stream_new(
+		    sp_calls_get_media(s->calls), sp_rtp_port_get_rtp_fd(s->rtp),
+		    sp_rtp_port_get_rtcp_fd(s->rtp),
+		    s->local_address ? s->local_address : "0.0.0.0", sp_rtp_port_get_port(s->rtp),
+		    s);
+	session_update_media(s);
+}
+
+static void json_add_number(json_object *o, const char *key, double v)
+{
+	json_object_object_add(o, key, isnan(v) ? NULL : json_object_new_double(v));
+}
+
+/* The object of GetAudioStatistics and of the Disconnected event's "audio". */
+static json_object *media_stats_to_json(const SpMediaStats *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "codec", json_object_new_string(st->codec));
+	json_object_object_add(o, "payloadType", json_object_new_int64(st->payload_type));
+	json_object_object_add(o, "clockRate", json_object_new_int64(st->clock_rate));
+	json_object_object_add(o, "ptimeMs", json_object_new_int64(st->ptime_ms));
+	json_object_object_add(o, "localAddress", json_object_new_string(st->local_address));
+	json_object_object_add(o, "remoteAddress",
+			       st->remote_address[0] ? json_object_new_string(st->remote_address)
+						     : NULL);
+	json_object_object_add(o, "rtcpMux", json_object_new_boolean(st->rtcp_mux));
+	json_object_object_add(o, "packetsSent", json_object_new_int64((gint64)st->packets_sent));
+	json_object_object_add(o, "bytesSent", json_object_new_int64((gint64)st->bytes_sent));
+	json_object_object_add(o, "packetsReceived",
+			       json_object_new_int64((gint64)st->packets_received));
+	json_object_object_add(o, "bytesReceived",
+			       json_object_new_int64((gint64)st->bytes_received));
+	json_object_object_add(o, "packetsLost", json_object_new_int64(st->packets_lost));
+	json_add_number(o, "lossPercent", st->loss_percent);
+	json_object_object_add(o, "packetsLate", json_object_new_int64((gint64)st->packets_late));
+	json_object_object_add(o, "packetsDiscarded",
+			       json_object_new_int64((gint64)st->packets_discarded));
+	json_add_number(o, "jitterMs", st->jitter_ms);
+	json_add_number(o, "remoteJitterMs", st->remote_jitter_ms);
+	json_add_number(o, "remoteLossPercent", st->remote_loss_percent);
+	json_add_number(o, "rttMs", st->rtt_ms);
+	json_object_object_add(o, "jitterBufferMs", json_object_new_int64(st->jitter_buffer_ms));
+	json_object_object_add(o, "concealedMs", json_object_new_int64((gint64)st->concealed_ms));
+	json_object_object_add(o, "dtmfSent", json_object_new_int64((gint64)st->dtmf_sent));
+	json_object_object_add(o, "dtmfReceived",
+			       json_object_new_int64((gint64)st->dtmf_received));
+	json_object_object_add(o, "xruns", json_object_new_int64((gint64)st->xruns));
+	json_add_number(o, "mos", st->mos);
+	return o;
+}
+
+json_object *sp_session_get_audio_statistics(SpSession *s, GError **error)
+{
+	SpMediaStats st;
+
+	if (s->stream == NULL || !sp_media_stream_get_stats(s->stream, &st)) {
+		g_set_error(error, SP_ERROR, SP_ERROR_UNAVAILABLE,
+			    "session %s has no audio (yet)", s->id);
+		return NULL;
+	}
+	return media_stats_to_json(&st);
+}
+
+/* The call ends: keep its last figures for the Disconnected event, then stop the stream. */
+static void session_stop_media(SpSession *s)
+{
+	SpMediaStats st;
+
+	if (s->stream == NULL)
+		return;
+	if (s->audio == NULL && sp_media_stream_get_stats(s->stream, &st))
+		s->audio = media_stats_to_json(&st);
+	g_clear_pointer(&s->stream, sp_media_stream_free);
+}
+
+static void session_emit_dtmf(SpSession *s, char digit, guint duration_ms, const char *method)
+{
+	json_object *o = json_object_new_object();
+	g_autofree char *time = sp_phone_timestamp();
+	char text[2] = {digit, '\0'};
+
+	g_info("session %s: DTMF %c (%u ms, %s)", s->id, digit, duration_ms, method);
+	json_object_object_add(o, "sessionId", json_object_new_string(s->id));
+	json_object_object_add(o, "connectionId", json_object_new_int64(s->connection_id));
+	json_object_object_add(o, "digit", json_object_new_string(text));
+	json_object_object_add(o, "durationMs", json_object_new_int64(duration_ms));
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	sp_phone_emit(s->phone, "DtmfReceived", o);
+}
+
+void sp_session_on_media_dtmf(SpSession *s, char digit, guint duration_ms, const char *method)
+{
+	if (s->status == SP_SESSION_DISCONNECTED || s->dead)
+		return;
+	session_emit_dtmf(s, digit, duration_ms, method);
+}
+
 /* --- JSON and the one status writer ------------------------------------------------------ */
 
 static json_object *json_string_or_null(const char *s)
@@ -180,6 +363,8 @@ json_object *sp_session_to_json(SpSession *s)
 			       json_string_or_null(sp_session_reason_to_string(s->reason)));
 	json_object_object_add(o, "sipReason", json_string_or_null(s->sip_reason));
 	json_object_object_add(o, "time", json_string_or_null(s->time));
+	if (s->audio != NULL)
+		json_object_object_add(o, "audio", json_object_get(s->audio));
 	return o;
 }
 
@@ -189,6 +374,8 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	if (s->status == SP_SESSION_DISCONNECTED)
 		return; /* Disconnected is final and reported once */
 
+	if (status == SP_SESSION_DISCONNECTED)
+		session_stop_media(s);
 	s->previous = s->status;
 	s->has_previous = TRUE;
 	s->status = status;
@@ -212,6 +399,8 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 		       sp_session_status_to_string(status), s->connection_id);
 
 	sp_phone_emit(s->phone, "SessionStatusChanged", sp_session_to_json(s));
+	/* Held and Connected decide whether the microphone reaches the far end. */
+	session_update_media(s);
 }
 
 /* The first status of a new session: previousStatus is null in its event. */
@@ -384,6 +573,12 @@ void sp_session_free(SpSession *s)
 {
 	if (s == NULL)
 		return;
+	sp_media_stream_free(s->stream);
+	sp_sdp_media_clear(&s->media);
+	g_free(s->local_sdp);
+	g_free(s->remote_sdp);
+	if (s->audio != NULL)
+		json_object_put(s->audio);
 	clear_source(&s->failover_timer);
 	clear_source(&s->retry_timer);
 	clear_source(&s->answer_timer);
@@ -542,7 +737,7 @@ static gboolean session_prepare_media(SpSession *s, SpConnection *c, GError **er
 		s->local_address = g_steal_pointer(&address);
 	}
 	g_free(s->sdp);
-	s->sdp = sp_sdp_build(s->local_address, sp_rtp_port_get_port(s->rtp), "sendrecv");
+	s->sdp = session_build_sdp(s, "sendrecv");
 	return TRUE;
 }
 
@@ -825,9 +1020,11 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 	 */
 	if (op == SP_OP_HOLD)
 		direction = s->remote_holding ? "inactive" : "sendonly";
-	sdp = sp_sdp_build(s->local_address, sp_rtp_port_get_port(s->rtp), direction);
+	sdp = session_build_sdp(s, direction);
 	s->op = op;
 	s->retry = SP_OP_NONE;
+	/* Our microphone stops (or starts) now, not when the far end has answered. */
+	session_update_media(s);
 	g_debug("session %s: re-INVITE (%s, %s)", s->id, op == SP_OP_HOLD ? "hold" : "retrieve",
 		direction);
 	nua_invite(s->nh, SOATAG_USER_SDP_STR(sdp), TAG_END());
@@ -869,6 +1066,9 @@ static void send_next_dtmf(SpSession *s)
 
 gboolean sp_session_send_dtmf(SpSession *s, const char *digits, GError **error)
 {
+	const SpConfig *config = sp_phone_get_config(s->phone);
+	SpDtmfMethod method;
+
 	if (digits == NULL || digits[0] == '\0' ||
 	    strspn(digits, "0123456789*#ABCDabcd") != strlen(digits) || strlen(digits) > 256) {
 		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
@@ -877,6 +1077,17 @@ gboolean sp_session_send_dtmf(SpSession *s, const char *digits, GError **error)
 	}
 	if (s->status != SP_SESSION_CONNECTED || s->ending)
 		return wrong_state(s, "send DTMF on", error);
+	method = config != NULL ? config->policy.dtmf_method : SP_DTMF_RFC4733;
+	if (s->stream != NULL && s->media.codec != NULL && method != SP_DTMF_INFO) {
+		g_autofree char *upper = g_ascii_strup(digits, -1);
+		/* With no telephone-event negotiated, RFC 4733 falls back to tones in the audio. */
+		gboolean inband = method == SP_DTMF_INBAND || s->media.telephone_event_pt < 0;
+
+		g_info("session %s: sending DTMF %s %s", s->id, upper,
+		       inband ? "in the audio" : "as RFC 4733 events");
+		sp_media_stream_send_dtmf(s->stream, upper, inband);
+		return TRUE;
+	}
 	for (const char *p = digits; *p; p++)
 		g_string_append_c(s->dtmf, g_ascii_toupper(*p));
 	send_next_dtmf(s);
@@ -902,6 +1113,67 @@ gboolean sp_session_transfer(SpSession *s, const char *destination, GError **err
 	g_info("session %s: transferring to %s", s->id, uri);
 	nua_refer(s->nh, SIPTAG_REFER_TO_STR(refer_to), TAG_END());
 	return TRUE;
+}
+
+void sp_session_on_media_timeout(SpSession *s)
+{
+	if (s->dead || s->ending || s->nh == NULL ||
+	    (s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD))
+		return;
+	g_info("session %s: no RTP or RTCP for the inactivity timeout; hanging up", s->id);
+	nua_bye(s->nh, TAG_END());
+	session_end_locally(s, 0, SP_REASON_MEDIA_TIMEOUT, NULL);
+}
+
+/*
+ * A digit in an INFO: application/dtmf-relay ("Signal=5\r\nDuration=160") or application/dtmf
+ * (the digit alone). sofia has answered the INFO already.
+ */
+static void on_i_info(SpSession *s, sip_t const *sip)
+{
+	g_autofree char *body = NULL;
+	const char *type;
+	char digit = '\0';
+	guint duration = 0;
+
+	if (sip == NULL || sip->sip_payload == NULL || sip->sip_content_type == NULL ||
+	    sip->sip_payload->pl_len == 0 || sip->sip_payload->pl_len > 1024)
+		return;
+	type = sip->sip_content_type->c_type;
+	body = g_strndup(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+	if (type != NULL && g_ascii_strcasecmp(type, "application/dtmf-relay") == 0) {
+		g_auto(GStrv) lines = g_strsplit(body, "\n", 16);
+
+		for (guint i = 0; lines[i] != NULL; i++) {
+			char *line = g_strstrip(lines[i]);
+			char *eq = strchr(line, '=');
+			char *value;
+
+			if (eq == NULL)
+				continue;
+			*eq = '\0';
+			value = g_strstrip(eq + 1);
+			g_strstrip(line);
+			if (g_ascii_strcasecmp(line, "Signal") == 0 && strlen(value) == 1)
+				digit = value[0];
+			else if (g_ascii_strcasecmp(line, "Duration") == 0)
+				duration = (guint)MIN(g_ascii_strtoull(value, NULL, 10), 60000);
+		}
+	} else if (type != NULL && g_ascii_strcasecmp(type, "application/dtmf") == 0) {
+		g_strstrip(body);
+		if (strlen(body) == 1)
+			digit = body[0];
+		else if (strlen(body) == 2 && body[0] == '1' && body[1] >= '0' && body[1] <= '1')
+			digit = body[1] == '0' ? '*' : '#'; /* events 10 and 11 */
+	} else {
+		return;
+	}
+	digit = g_ascii_toupper(digit);
+	if (digit == '\0' || strchr("0123456789*#ABCD", digit) == NULL) {
+		g_info("session %s: INFO with no DTMF digit we know", s->id);
+		return;
+	}
+	session_emit_dtmf(s, digit, duration, "info");
 }
 
 /* --- auto-answer -------------------------------------------------------------------------- */
@@ -1023,6 +1295,8 @@ static gboolean on_retry_timeout(gpointer data)
 	if ((op == SP_OP_HOLD && s->status == SP_SESSION_CONNECTED) ||
 	    (op == SP_OP_RETRIEVE && s->status == SP_SESSION_HELD))
 		send_reinvite(s, op);
+	else
+		session_update_media(s);
 	return G_SOURCE_REMOVE;
 }
 
@@ -1101,6 +1375,8 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 		    g_timeout_add((guint)g_random_int_range(500, 2000), on_retry_timeout, s);
 	}
 	s->op = SP_OP_NONE;
+	/* A retrieve that failed leaves the call held; a failed hold leaves it talking. */
+	session_update_media(s);
 }
 
 static void on_i_notify(SpSession *s, int status, sip_t const *sip)
@@ -1173,8 +1449,13 @@ static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const
 {
 	int state = nua_callstate_init;
 	sdp_session_t const *remote = NULL;
+	char const *local_str = NULL;
+	char const *remote_str = NULL;
+	int answer_sent = 0, answer_recv = 0;
 
-	tl_gets(tags, NUTAG_CALLSTATE_REF(state), SOATAG_REMOTE_SDP_REF(remote), TAG_END());
+	tl_gets(tags, NUTAG_CALLSTATE_REF(state), SOATAG_REMOTE_SDP_REF(remote),
+		SOATAG_LOCAL_SDP_STR_REF(local_str), SOATAG_REMOTE_SDP_STR_REF(remote_str),
+		NUTAG_ANSWER_SENT_REF(answer_sent), NUTAG_ANSWER_RECV_REF(answer_recv), TAG_END());
 	if (remote != NULL) {
 		sdp_media_t const *m = remote->sdp_media;
 
@@ -1186,6 +1467,9 @@ static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const
 	g_debug("session %s: call state %s (%d %s)%s", s->id,
 		nua_callstate_name((enum nua_callstate)state), status, phrase ? phrase : "",
 		s->remote_holding ? ", held by the far end" : "");
+	if (local_str != NULL || remote_str != NULL)
+		session_on_sdp(s, local_str, remote_str,
+			       answer_sent || answer_recv || state == nua_callstate_ready);
 
 	switch (state) {
 	case nua_callstate_ready:
@@ -1299,6 +1583,9 @@ void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char c
 			if (is_site_failure(status))
 				sp_connection_report_failure(s->connection, status);
 		}
+		break;
+	case nua_i_info:
+		on_i_info(s, sip);
 		break;
 	case nua_r_info:
 		if (status >= 200) {

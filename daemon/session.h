@@ -90,6 +90,12 @@ gboolean sp_session_retrieve(SpSession *s, GError **error);
 gboolean sp_session_send_dtmf(SpSession *s, const char *digits, GError **error);
 gboolean sp_session_transfer(SpSession *s, const char *destination, GError **error);
 
+/* The media stream's events (calls.c routes them; the stream's user data is the session). */
+void sp_session_on_media_dtmf(SpSession *s, char digit, guint duration_ms, const char *method);
+void sp_session_on_media_timeout(SpSession *s);
+/* GetAudioStatistics: Unavailable before the call's media started. */
+json_object *sp_session_get_audio_statistics(SpSession *s, GError **error);
+
 /* The connection the session runs on changed status (failover of a call being placed). */
 void sp_session_on_connection_status(SpSession *s, SpConnection *c);
 /*

@@ -6,7 +6,10 @@
 #include "protocol/errors.h"
 #include "protocol/methods.h"
 
-const char *const sp_rpc_event_names[] = {"ConnectionStatusChanged", "SessionStatusChanged", NULL};
+const char *const sp_rpc_event_names[] = {
+    "ConnectionStatusChanged", "SessionStatusChanged", "DtmfReceived",
+    "AudioDeviceError",	   "MuteChanged",	   NULL,
+};
 
 gboolean sp_rpc_event_is_known(const char *event)
 {

@@ -107,6 +107,17 @@ static gboolean build_none(const CtlCommand *command, char **args, guint n_args,
 	return TRUE;
 }
 
+/* mute / unmute: Mute {muted}. */
+static gboolean build_mute(const CtlCommand *command, char **args, guint n_args, char **method_out,
+			   json_object **params_out, GError **error)
+{
+	*method_out = g_strdup(command->method);
+	*params_out = json_object_new_object();
+	json_object_object_add(*params_out, "muted",
+			       json_object_new_boolean(g_str_equal(command->name, "mute")));
+	return TRUE;
+}
+
 static gboolean build_events(const CtlCommand *command, char **args, guint n_args,
 			     char **method_out, json_object **params_out, GError **error)
 {
@@ -486,6 +497,9 @@ static const CtlCommand commands[] = {
     {"retrieve", "SID", "Retrieve", 1, 1, build_session, print_nothing},
     {"dtmf", "SID DIGITS", "SendDtmf", 2, 2, build_session, print_nothing, FALSE, "digits"},
     {"transfer", "SID DEST", "Transfer", 2, 2, build_session, print_nothing, FALSE, "destination"},
+    {"stats", "SID", "GetAudioStatistics", 1, 1, build_session, print_object},
+    {"mute", "", "Mute", 0, 0, build_mute, print_nothing},
+    {"unmute", "", "Mute", 0, 0, build_mute, print_nothing},
     {"add-connection", "USER SERVER [PROTOCOL] [NAME=VALUE...]", "AddConnection", 2, G_MAXUINT,
      build_add_connection, print_connection},
     {"enable", "CONN", "EnableConnection", 1, 1, build_connection, print_nothing},

@@ -484,7 +484,7 @@ def test_removing_the_connection_ends_its_calls(env):
 
 
 def test_dtmf_as_sip_info(env):
-    env.start()
+    env.start(policy={"dtmf-method": "info"})
     far = env.farend("uas-answer")
     sid = env.dial("9001")["sessionId"]
     env.wait_session("Connected", sid)

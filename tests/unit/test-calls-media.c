@@ -12,12 +12,12 @@
 
 static void test_sdp_build(void)
 {
-	g_autofree char *sdp = sp_sdp_build("192.0.2.7", 20000, "sendrecv");
+	g_autofree char *sdp = sp_sdp_build("192.0.2.7", 20000, "sendrecv", NULL, 0);
 
 	g_assert_true(g_str_has_prefix(sdp, "v=0\r\n"));
 	g_assert_nonnull(strstr(sdp, "o=- 0 0 IN IP4 192.0.2.7\r\n"));
 	g_assert_nonnull(strstr(sdp, "c=IN IP4 192.0.2.7\r\n"));
-	g_assert_nonnull(strstr(sdp, "m=audio 20000 RTP/AVP 0 8 101\r\n"));
+	g_assert_nonnull(strstr(sdp, "m=audio 20000 RTP/AVP 111 9 0 8 101 110\r\n"));
 	g_assert_nonnull(strstr(sdp, "a=rtpmap:0 PCMU/8000\r\n"));
 	g_assert_nonnull(strstr(sdp, "a=rtpmap:8 PCMA/8000\r\n"));
 	g_assert_nonnull(strstr(sdp, "a=rtpmap:101 telephone-event/8000\r\n"));
@@ -26,10 +26,10 @@ static void test_sdp_build(void)
 
 static void test_sdp_directions_and_families(void)
 {
-	g_autofree char *hold = sp_sdp_build("192.0.2.7", 20000, "sendonly");
-	g_autofree char *both = sp_sdp_build("192.0.2.7", 20000, "inactive");
-	g_autofree char *v6 = sp_sdp_build("2001:db8::1", 20002, NULL);
-	g_autofree char *none = sp_sdp_build(NULL, 20004, "sendrecv");
+	g_autofree char *hold = sp_sdp_build("192.0.2.7", 20000, "sendonly", NULL, 0);
+	g_autofree char *both = sp_sdp_build("192.0.2.7", 20000, "inactive", NULL, 0);
+	g_autofree char *v6 = sp_sdp_build("2001:db8::1", 20002, NULL, NULL, 0);
+	g_autofree char *none = sp_sdp_build(NULL, 20004, "sendrecv", NULL, 0);
 
 	g_assert_nonnull(strstr(hold, "a=sendonly\r\n"));
 	g_assert_null(strstr(hold, "a=sendrecv"));
@@ -37,9 +37,82 @@ static void test_sdp_directions_and_families(void)
 	g_assert_nonnull(strstr(v6, "c=IN IP6 2001:db8::1\r\n"));
 	g_assert_nonnull(strstr(v6, "a=sendrecv\r\n"));
 	/* No address known: o= and c= are left for sofia's soa to fill in. */
-	g_assert_null(strstr(none, "c="));
-	g_assert_null(strstr(none, "o="));
+	g_assert_null(strstr(none, "\nc="));
+	g_assert_null(strstr(none, "\no="));
 	g_assert_nonnull(strstr(none, "m=audio 20004 "));
+}
+
+static const char *const remote_head =
+    "v=0\r\no=x 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n";
+
+static void test_sdp_negotiated(void)
+{
+	g_autofree char *ours = sp_sdp_build("127.0.0.1", 40000, "sendrecv", NULL, 20);
+	g_autofree char *answer = g_strconcat(remote_head,
+					      "m=audio 4000 RTP/AVP 8 101\r\n"
+					      "a=rtpmap:101 telephone-event/8000\r\n"
+					      "a=ptime:30\r\na=rtcp-mux\r\n",
+					      NULL);
+	g_autofree char *opus = g_strconcat(remote_head,
+					    "m=audio 4002 RTP/AVP 96 0 97\r\n"
+					    "a=rtpmap:96 opus/48000/2\r\n"
+					    "a=rtpmap:97 telephone-event/48000\r\n"
+					    "a=rtcp:5000\r\n",
+					    NULL);
+	g_autofree char *held = g_strconcat("v=0\r\no=x 1 2 IN IP4 127.0.0.9\r\ns=-\r\n"
+					    "c=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+					    "m=audio 4000 RTP/AVP 0\r\n",
+					    NULL);
+	g_autofree char *sendonly =
+	    g_strconcat(remote_head, "m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", NULL);
+	g_autofree char *foreign = g_strconcat(
+	    remote_head, "m=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n", NULL);
+	g_autofree char *pcmu_only = sp_sdp_build("127.0.0.1", 40000, "sendrecv",
+						  (const char *const[]){"PCMU", NULL}, 20);
+	SpSdpMedia m;
+
+	g_assert_true(sp_sdp_media_negotiated_str(ours, answer, 20, &m));
+	g_assert_cmpstr(m.codec, ==, "PCMA");
+	g_assert_cmpuint(m.payload_type, ==, 8);
+	g_assert_cmpuint(m.clock_rate, ==, 8000);
+	g_assert_cmpint(m.telephone_event_pt, ==, 101);
+	g_assert_cmpuint(m.ptime_ms, ==, 30);
+	g_assert_true(m.rtcp_mux);
+	g_assert_cmpstr(m.remote_address, ==, "127.0.0.9");
+	g_assert_cmpuint(m.remote_rtp_port, ==, 4000);
+	g_assert_cmpint(m.direction, ==, SP_MEDIA_SENDRECV);
+	sp_sdp_media_clear(&m);
+
+	/* The offerer's first codec we have, with its own payload type numbers. */
+	g_assert_true(sp_sdp_media_negotiated_str(ours, opus, 20, &m));
+	g_assert_cmpstr(m.codec, ==, "opus");
+	g_assert_cmpuint(m.payload_type, ==, 96);
+	g_assert_cmpuint(m.clock_rate, ==, 48000);
+	g_assert_cmpint(m.telephone_event_pt, ==, 97);
+	g_assert_cmpuint(m.ptime_ms, ==, 20);
+	g_assert_false(m.rtcp_mux);
+	g_assert_cmpuint(m.remote_rtcp_port, ==, 5000);
+	sp_sdp_media_clear(&m);
+
+	/* A codec we leave out of [audio] codecs is not taken. */
+	g_assert_true(sp_sdp_media_negotiated_str(pcmu_only, opus, 20, &m));
+	g_assert_cmpstr(m.codec, ==, "PCMU");
+	g_assert_cmpint(m.telephone_event_pt, ==, -1);
+	sp_sdp_media_clear(&m);
+
+	/* c=0.0.0.0 (hold, RFC 2543 style): nothing to send to. */
+	g_assert_true(sp_sdp_media_negotiated_str(ours, held, 20, &m));
+	g_assert_null(m.remote_address);
+	g_assert_cmpint(m.direction, ==, SP_MEDIA_RECVONLY);
+	sp_sdp_media_clear(&m);
+
+	g_assert_true(sp_sdp_media_negotiated_str(ours, sendonly, 20, &m));
+	g_assert_cmpint(m.direction, ==, SP_MEDIA_RECVONLY);
+	sp_sdp_media_clear(&m);
+
+	g_assert_false(sp_sdp_media_negotiated_str(ours, foreign, 20, &m));
+	g_assert_null(m.codec);
+	g_assert_false(sp_sdp_media_negotiated_str(ours, "garbage", 20, &m));
 }
 
 static guint16 bound_port(int fd)
@@ -53,12 +126,12 @@ static guint16 bound_port(int fd)
 
 static gboolean usable(const char *sdp)
 {
-	return sp_sdp_offer_usable(sdp, strlen(sdp));
+	return sp_sdp_offer_usable(sdp, strlen(sdp), NULL);
 }
 
 static void test_sdp_offer_usable(void)
 {
-	g_autofree char *ours = sp_sdp_build("127.0.0.1", 40000, "sendrecv");
+	g_autofree char *ours = sp_sdp_build("127.0.0.1", 40000, "sendrecv", NULL, 0);
 	const char *head = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
 			   "t=0 0\r\n";
 	g_autofree char *pcma = g_strconcat(head, "m=audio 4000 RTP/AVP 8\r\n", NULL);
@@ -80,7 +153,7 @@ static void test_sdp_offer_usable(void)
 	g_assert_false(usable(port0));
 	g_assert_false(usable(head));
 	g_assert_false(usable("not SDP at all\r\n"));
-	g_assert_false(sp_sdp_offer_usable(NULL, 0));
+	g_assert_false(sp_sdp_offer_usable(NULL, 0, NULL));
 }
 
 static void test_rtp_ports_reserve(void)
@@ -143,6 +216,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/calls/sdp/build", test_sdp_build);
 	g_test_add_func("/calls/sdp/directions-and-families", test_sdp_directions_and_families);
+	g_test_add_func("/calls/sdp/negotiated", test_sdp_negotiated);
 	g_test_add_func("/calls/sdp/offer-usable", test_sdp_offer_usable);
 	g_test_add_func("/calls/rtp-ports/reserve", test_rtp_ports_reserve);
 	g_test_add_func("/calls/rtp-ports/exhausted", test_rtp_ports_exhausted);
