@@ -207,6 +207,8 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 		g_free(s->remote_sdp);
 		s->remote_sdp = g_strdup(remote);
 	}
+	g_debug("session %s: SDP%s%s%s%s", s->id, local ? "\n--- ours:\n" : "", local ? local : "",
+		remote ? "\n--- theirs:\n" : "", remote ? remote : "");
 	if (s->local_sdp == NULL || s->remote_sdp == NULL || (!answered && s->stream == NULL) ||
 	    s->status == SP_SESSION_DISCONNECTED || s->rtp == NULL)
 		return;

@@ -346,10 +346,13 @@ static gboolean is_receiving(const Stream *st)
 	       (st->direction == SP_MEDIA_SENDRECV || st->direction == SP_MEDIA_RECVONLY);
 }
 
-/* A stream that needs the devices: in a call that is not on hold on our side. */
+/*
+ * A stream that needs the devices: any call with media, held ones included (they play
+ * silence), so that the headset is given back between calls, not between hold and retrieve.
+ */
 static gboolean needs_sound(const Stream *st)
 {
-	return st->configured && !st->local_hold && st->direction != SP_MEDIA_INACTIVE;
+	return st->configured;
 }
 
 static void on_inband_digit(gpointer data, char digit, guint duration_ms)
@@ -1091,10 +1094,8 @@ static gboolean engine_handle(SpMediaEngine *e, Msg *m)
 		}
 		break;
 	case MSG_REMOVE:
-		if (st != NULL) {
-			g_ptr_array_remove(e->streams, st);
-			stream_free(st);
-		}
+		if (st != NULL)
+			g_ptr_array_remove(e->streams, st); /* frees it, with an RTCP BYE */
 		break;
 	case MSG_QUIT:
 		go_on = FALSE;

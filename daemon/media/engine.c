@@ -1,0 +1,1375 @@
+/* The media engine: one thread that moves every call's RTP, RTCP and audio, and the sound devices. */
+#include "daemon/media/stream.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon/media/alsa-pcm.h"
+#include "daemon/media/codec.h"
+#include "daemon/media/dtmf-inband.h"
+#include "daemon/media/jitter.h"
+#include "daemon/media/resample.h"
+#include "daemon/media/rtcp.h"
+#include "daemon/media/rtp-stats.h"
+#include "daemon/media/rtp.h"
+#include "daemon/media/telephone-event.h"
+
+/*
+ * The clock. Every 20 ms tick reads one frame from the capture device, sends what is due on
+ * every stream, pulls 20 ms from every stream's jitter buffer and writes their mix to the
+ * playback device. The tick comes from a timerfd on absolute times (CLOCK_MONOTONIC), so it does
+ * not drift, and missed ticks are caught up so RTP timestamps and the recording's length stay
+ * exact: the ALSA null and file PCMs have no clock of their own and take or give a second of
+ * audio in no time. A device with a clock of its own runs beside it: what it captures beyond
+ * two periods is dropped and a short read is padded with silence, so the delay stays bounded;
+ * the far end's clock drift is absorbed by the jitter buffer, which inserts and drops frames.
+ *
+ * Buffers between the microphone and the far end's speaker (each side counted once):
+ * capture device (one period read per tick: up to 20 ms on a real device, none on null/file),
+ * the tick frame (20 ms), packetisation (ptime - 20 ms when ptime > 20), the network, the far
+ * end's jitter buffer (jitter-min, 20 ms, when calm), its playback FIFO (< one packet), and its
+ * playback device (one period prefilled: 20 ms). The resamplers add 1.5 to 3 ms each.
+ *
+ * Latching (which packets are accepted): only from the negotiated remote address. Its port may
+ * change (an SBC or NAT): a new port on the same IP is taken after 3 consecutive valid packets
+ * of one SSRC from it, and we send there from then on. Another IP is never taken until a new
+ * SDP says so. The first SSRC heard is locked; another one is taken only after the current one
+ * has been silent for 1 s (the far end restarted), and then the jitter buffer and the
+ * statistics start again. Everything else is dropped and counted in packetsDiscarded.
+ */
+
+#define TICK_MS 20
+#define TICK_US (TICK_MS * 1000)
+#define DEV_FRAMES SP_ALSA_PERIOD_FRAMES /* 20 ms at 48 kHz */
+#define MAX_CATCH_UP 10			 /* ticks made up at once after a stall */
+#define LATCH_PACKETS 3
+#define SSRC_SILENT_US G_GINT64_CONSTANT(1000000)
+#define FIFO_SAMPLES (SP_CODEC_MAX_FRAME_SAMPLES * 3)
+#define SEND_SAMPLES (SP_CODEC_MAX_FRAME_SAMPLES * 2)
+#define STATS_EVERY_TICKS 5
+#define RECV_BURST 64
+
+typedef enum {
+	MSG_ADD,
+	MSG_UPDATE,
+	MSG_DTMF,
+	MSG_REMOVE,
+	MSG_QUIT,
+} MsgType;
+
+typedef struct _Stream Stream;
+
+typedef struct {
+	MsgType type;
+	guint id;
+	Stream *stream;	 /* MSG_ADD */
+	SpMediaDesc desc; /* MSG_UPDATE: strings owned by the message */
+	char *digits;	 /* MSG_DTMF */
+	gboolean inband;
+} Msg;
+
+/* The statistics snapshot, shared by the media thread (writer) and the main thread. */
+typedef struct {
+	gatomicrefcount ref;
+	GMutex lock;
+	gboolean valid;
+	SpMediaStats stats;
+} Shared;
+
+/*
+ * What the main thread keeps of an engine while events are on their way to it: events hold a
+ * reference, and drop themselves once the engine is gone.
+ */
+typedef struct {
+	gatomicrefcount ref;
+	gboolean alive; /* main thread only */
+	SpMediaCallbacks callbacks;
+	gpointer user_data;
+	GHashTable *live; /* id -> SpMediaStream*, main thread only */
+} Front;
+
+struct _SpMediaEngine {
+	Front *front;
+	GMainContext *context;
+	char *capture_name;
+	char *playback_name;
+	SpMediaEngineConfig config; /* its strings point at the two above */
+	gint muted;		    /* atomic */
+	guint next_id;
+	guint n_streams; /* main thread: streams alive */
+	GThread *thread;
+	int wake_fd;
+	GAsyncQueue *queue;
+
+	/* The media thread's own. */
+	GPtrArray *streams; /* Stream* */
+	SpAlsaPcm *capture;
+	SpAlsaPcm *playback;
+	gboolean devices_failed; /* until no stream needs sound: no retry within a call */
+	guint64 xruns;
+	int timer_fd;
+	guint64 tick_us; /* the monotonic time of the current tick */
+};
+
+struct _SpMediaStream {
+	SpMediaEngine *engine;
+	guint id;
+	Shared *shared;
+	gpointer user_data;
+};
+
+/* One stream, owned by the media thread. */
+struct _Stream {
+	SpMediaEngine *engine;
+	guint id;
+	Shared *shared;
+	int rtp_fd;
+	int rtcp_fd;
+	char local[64];
+
+	gboolean configured;
+	char codec_name[16];
+	guint8 pt;
+	guint clock_rate;
+	guint ptime_ms;
+	gint te_pt;
+	SpMediaDirection direction;
+	gboolean local_hold;
+	gboolean rtcp_mux;
+	gboolean has_remote;
+	struct sockaddr_storage remote;
+	socklen_t remote_len;
+	struct sockaddr_storage remote_rtcp;
+	socklen_t remote_rtcp_len;
+
+	SpCodec *codec;
+	const SpCodecInfo *info;
+	SpResampler *down; /* 48 kHz -> codec rate */
+	SpResampler *up;   /* codec rate -> 48 kHz */
+	SpJitterBuffer *jb;
+	SpRtpStats *rx_stats;
+	SpTelephoneEventReceiver *te_rx;
+	SpTelephoneEventSender *te_tx;
+	SpDtmfGenerator *gen;
+	SpResampler *gen_up; /* 8 kHz tones -> codec rate */
+	SpDtmfDetector *det;
+	SpResampler *det_down; /* codec rate -> 8 kHz */
+
+	/* Sending. */
+	guint32 ssrc;
+	guint16 seq;
+	guint32 ts;
+	gboolean first_packet;
+	gint16 send_buf[SEND_SAMPLES];
+	guint send_fill;
+	guint64 packets_sent, bytes_sent;
+	gboolean sent_since_report;
+	char cname[40];
+
+	/* Receiving. */
+	gboolean have_ssrc;
+	guint32 remote_ssrc;
+	gint64 last_rx_us;	  /* RTP or RTCP */
+	gint64 last_ssrc_rx_us; /* RTP of the locked SSRC */
+	gint64 timeout_from_us; /* the inactivity clock runs from max(this, last_rx_us) */
+	gboolean timed_out;
+	struct sockaddr_storage latch;
+	guint latch_count;
+	guint64 packets_received, bytes_received, discarded;
+	gint16 fifo[FIFO_SAMPLES];
+	guint fifo_fill;
+	guint64 concealed_samples;
+	guint64 dtmf_sent, dtmf_received;
+
+	/* RTCP. */
+	gint64 next_rtcp_us;
+	double remote_jitter_ms, remote_loss_percent, rtt_ms;
+
+	guint ticks;
+};
+
+/* ---- events to the main thread ---------------------------------------------------------------- */
+
+typedef enum {
+	EV_DTMF,
+	EV_TIMEOUT,
+	EV_DEVICE_ERROR,
+} EventType;
+
+typedef struct {
+	Front *front;
+	EventType type;
+	guint id;
+	char digit;
+	guint duration_ms;
+	const char *method; /* static */
+	char *device;
+	char *error;
+} Event;
+
+static Front *front_ref(Front *f)
+{
+	g_atomic_ref_count_inc(&f->ref);
+	return f;
+}
+
+static void front_unref(Front *f)
+{
+	if (g_atomic_ref_count_dec(&f->ref)) {
+		g_hash_table_unref(f->live);
+		g_free(f);
+	}
+}
+
+static void event_free(gpointer data)
+{
+	Event *ev = data;
+
+	front_unref(ev->front);
+	g_free(ev->device);
+	g_free(ev->error);
+	g_free(ev);
+}
+
+static gboolean event_dispatch(gpointer data)
+{
+	Event *ev = data;
+	Front *f = ev->front;
+	SpMediaStream *s;
+
+	if (!f->alive)
+		return G_SOURCE_REMOVE;
+	switch (ev->type) {
+	case EV_DEVICE_ERROR:
+		if (f->callbacks.device_error != NULL)
+			f->callbacks.device_error(f->user_data, ev->device, ev->error);
+		break;
+	case EV_DTMF:
+		s = g_hash_table_lookup(f->live, GUINT_TO_POINTER(ev->id));
+		if (s != NULL && f->callbacks.dtmf_received != NULL)
+			f->callbacks.dtmf_received(s->user_data, ev->digit, ev->duration_ms,
+						   ev->method);
+		break;
+	case EV_TIMEOUT:
+		s = g_hash_table_lookup(f->live, GUINT_TO_POINTER(ev->id));
+		if (s != NULL && f->callbacks.media_timeout != NULL)
+			f->callbacks.media_timeout(s->user_data);
+		break;
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static void post(SpMediaEngine *e, Event *ev)
+{
+	ev->front = front_ref(e->front);
+	g_main_context_invoke_full(e->context, G_PRIORITY_DEFAULT, event_dispatch, ev, event_free);
+}
+
+static void post_dtmf(Stream *st, char digit, guint duration_ms, const char *method)
+{
+	Event *ev = g_new0(Event, 1);
+
+	st->dtmf_received++;
+	ev->type = EV_DTMF;
+	ev->id = st->id;
+	ev->digit = digit;
+	ev->duration_ms = duration_ms;
+	ev->method = method;
+	post(st->engine, ev);
+}
+
+static void post_device_error(SpMediaEngine *e, const char *device, const char *error)
+{
+	Event *ev = g_new0(Event, 1);
+
+	ev->type = EV_DEVICE_ERROR;
+	ev->device = g_strdup(device);
+	ev->error = g_strdup(error);
+	post(e, ev);
+}
+
+/* ---- shared statistics ------------------------------------------------------------------------ */
+
+static Shared *shared_new(void)
+{
+	Shared *sh = g_new0(Shared, 1);
+
+	g_atomic_ref_count_init(&sh->ref);
+	g_mutex_init(&sh->lock);
+	return sh;
+}
+
+static void shared_unref(Shared *sh)
+{
+	if (sh != NULL && g_atomic_ref_count_dec(&sh->ref)) {
+		g_mutex_clear(&sh->lock);
+		g_free(sh);
+	}
+}
+
+/* ---- the media thread: streams ---------------------------------------------------------------- */
+
+static void stream_clear_codec(Stream *st)
+{
+	g_clear_pointer(&st->codec, sp_codec_free);
+	g_clear_pointer(&st->down, sp_resampler_free);
+	g_clear_pointer(&st->up, sp_resampler_free);
+	g_clear_pointer(&st->jb, sp_jitter_buffer_free);
+	g_clear_pointer(&st->rx_stats, sp_rtp_stats_free);
+	g_clear_pointer(&st->te_rx, sp_telephone_event_receiver_free);
+	g_clear_pointer(&st->te_tx, sp_telephone_event_sender_free);
+	g_clear_pointer(&st->gen, sp_dtmf_generator_free);
+	g_clear_pointer(&st->gen_up, sp_resampler_free);
+	g_clear_pointer(&st->det, sp_dtmf_detector_free);
+	g_clear_pointer(&st->det_down, sp_resampler_free);
+	st->info = NULL;
+}
+
+static gboolean is_sending(const Stream *st)
+{
+	return st->configured && st->has_remote &&
+	       (st->direction == SP_MEDIA_SENDRECV || st->direction == SP_MEDIA_SENDONLY);
+}
+
+static gboolean is_receiving(const Stream *st)
+{
+	return st->configured &&
+	       (st->direction == SP_MEDIA_SENDRECV || st->direction == SP_MEDIA_RECVONLY);
+}
+
+/*
+ * A stream that needs the devices: any call with media, held ones included (they play
+ * silence), so that the headset is given back between calls, not between hold and retrieve.
+ */
+static gboolean needs_sound(const Stream *st)
+{
+	return st->configured;
+}
+
+static void on_inband_digit(gpointer data, char digit, guint duration_ms)
+{
+	post_dtmf(data, digit, duration_ms, "inband");
+}
+
+static gboolean parse_address(const char *address, guint port, struct sockaddr_storage *out,
+			      socklen_t *len)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	if (address == NULL || port == 0 || port > 65535)
+		return FALSE;
+	if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+		if (v4->sin_addr.s_addr == htonl(INADDR_ANY))
+			return FALSE;
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((guint16)port);
+		*len = sizeof(*v4);
+		return TRUE;
+	}
+	if (inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr))
+			return FALSE;
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((guint16)port);
+		*len = sizeof(*v6);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return FALSE;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return FALSE;
+}
+
+static guint16 port_of(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)a)->sin_port);
+	if (a->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+	return 0;
+}
+
+static void set_port(struct sockaddr_storage *a, guint16 port)
+{
+	if (a->ss_family == AF_INET)
+		((struct sockaddr_in *)a)->sin_port = htons(port);
+	else if (a->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+}
+
+static void format_address(const struct sockaddr_storage *a, char *out, gsize size)
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	if (a->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+	else if (a->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
+	if (ip[0] == '\0') {
+		out[0] = '\0';
+		return;
+	}
+	g_snprintf(out, size, a->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port_of(a));
+}
+
+/* A new codec (or the first): everything that depends on it starts again. */
+static gboolean stream_set_codec(Stream *st, const SpMediaDesc *d)
+{
+	const SpMediaEngineConfig *cfg = &st->engine->config;
+	g_autoptr(GError) error = NULL;
+	guint rate;
+
+	stream_clear_codec(st);
+	st->codec = sp_codec_new(d->codec, d->ptime_ms, &error);
+	if (st->codec == NULL) {
+		g_warning("media: %s", error->message);
+		return FALSE;
+	}
+	st->info = sp_codec_get_info(st->codec);
+	rate = st->info->sample_rate;
+	st->down = sp_resampler_new(SP_ALSA_RATE, rate, NULL);
+	st->up = sp_resampler_new(rate, SP_ALSA_RATE, NULL);
+	st->jb = sp_jitter_buffer_new(st->info->clock_rate, cfg->jitter_min_ms, cfg->jitter_max_ms);
+	sp_jitter_buffer_set_ptime(st->jb, d->ptime_ms);
+	st->rx_stats = sp_rtp_stats_new(st->info->clock_rate);
+	st->te_rx = sp_telephone_event_receiver_new(st->info->clock_rate);
+	st->te_tx = sp_telephone_event_sender_new(st->info->clock_rate, d->ptime_ms,
+						  cfg->dtmf_duration_ms, cfg->dtmf_gap_ms);
+	st->gen = sp_dtmf_generator_new(cfg->dtmf_duration_ms, cfg->dtmf_gap_ms);
+	st->gen_up = sp_resampler_new(SP_DTMF_INBAND_RATE, rate, NULL);
+	st->det = sp_dtmf_detector_new(on_inband_digit, st);
+	st->det_down = sp_resampler_new(rate, SP_DTMF_INBAND_RATE, NULL);
+	g_strlcpy(st->codec_name, st->info->name, sizeof(st->codec_name));
+	st->pt = d->payload_type;
+	st->clock_rate = st->info->clock_rate;
+	st->ptime_ms = d->ptime_ms;
+	st->send_fill = 0;
+	st->fifo_fill = 0;
+	st->have_ssrc = FALSE;
+	st->first_packet = TRUE;
+	return st->down && st->up && st->jb && st->rx_stats && st->te_rx && st->te_tx &&
+	       st->gen && st->gen_up && st->det && st->det_down;
+}
+
+static void stream_update(Stream *st, const SpMediaDesc *d)
+{
+	gboolean new_codec = !st->configured || st->codec == NULL ||
+			     g_ascii_strcasecmp(st->codec_name, d->codec ? d->codec : "") != 0 ||
+			     st->pt != d->payload_type || st->ptime_ms != d->ptime_ms;
+	gboolean was_live = st->configured && st->direction == SP_MEDIA_SENDRECV && !st->local_hold;
+
+	if (d->codec == NULL)
+		return;
+	if (new_codec && !stream_set_codec(st, d)) {
+		stream_clear_codec(st);
+		st->configured = FALSE;
+		return;
+	}
+	st->te_pt = d->telephone_event_pt;
+	st->direction = d->direction;
+	st->local_hold = d->local_hold;
+	st->rtcp_mux = d->rtcp_mux;
+	st->has_remote = parse_address(d->remote_address, d->remote_rtp_port, &st->remote,
+				       &st->remote_len);
+	if (st->has_remote) {
+		guint rtcp_port = d->rtcp_mux ? d->remote_rtp_port : d->remote_rtcp_port;
+
+		if (!parse_address(d->remote_address, rtcp_port ? rtcp_port : d->remote_rtp_port + 1,
+				   &st->remote_rtcp, &st->remote_rtcp_len))
+			st->remote_rtcp = st->remote;
+	}
+	st->latch_count = 0;
+	st->configured = TRUE;
+	/* The inactivity clock starts again with every new SDP and on retrieve. */
+	if (new_codec || !was_live)
+		st->timeout_from_us = (gint64)st->engine->tick_us;
+	st->timed_out = FALSE;
+	if (st->next_rtcp_us == 0)
+		st->next_rtcp_us = (gint64)(st->engine->tick_us +
+					    sp_rtcp_first_interval_us(g_random_double()));
+}
+
+static void stream_send_rtcp(Stream *st, gboolean bye)
+{
+	SpRtcpReport report = {0};
+	guint8 buf[SP_RTCP_MAX_BUILD_LEN];
+	gsize len;
+
+	if (!st->has_remote || st->codec == NULL)
+		return;
+	report.ssrc = st->ssrc;
+	report.sender = st->sent_since_report;
+	report.sr.ntp = sp_ntp_from_unix_us(g_get_real_time());
+	report.sr.rtp_ts = st->ts;
+	report.sr.packet_count = (guint32)st->packets_sent;
+	report.sr.octet_count = (guint32)st->bytes_sent;
+	if (st->have_ssrc && sp_rtp_stats_has_received(st->rx_stats)) {
+		report.has_block = TRUE;
+		sp_rtp_stats_make_report_block(st->rx_stats, st->remote_ssrc,
+					       (guint64)g_get_monotonic_time(), &report.block);
+	}
+	report.cname = st->cname;
+	report.bye = bye;
+	len = sp_rtcp_build(buf, sizeof(buf), &report);
+	if (len == 0)
+		return;
+	st->sent_since_report = FALSE;
+	(void)sendto(st->rtcp_mux ? st->rtp_fd : st->rtcp_fd, buf, len, MSG_DONTWAIT,
+		     (const struct sockaddr *)&st->remote_rtcp, st->remote_rtcp_len);
+}
+
+static void stream_free(Stream *st)
+{
+	if (st == NULL)
+		return;
+	if (st->configured)
+		stream_send_rtcp(st, TRUE);
+	stream_clear_codec(st);
+	if (st->rtp_fd >= 0)
+		close(st->rtp_fd);
+	if (st->rtcp_fd >= 0)
+		close(st->rtcp_fd);
+	shared_unref(st->shared);
+	g_free(st);
+}
+
+/* ---- receiving ---------------------------------------------------------------------------------- */
+
+static void stream_on_rtcp(Stream *st, const guint8 *data, gsize len)
+{
+	SpRtcpInfo info;
+	gint64 now = g_get_monotonic_time();
+
+	if (!st->configured || !sp_rtcp_parse(data, len, st->ssrc, &info)) {
+		st->discarded++;
+		return;
+	}
+	st->last_rx_us = now;
+	if (info.has_sr && st->rx_stats != NULL)
+		sp_rtp_stats_sr_received(st->rx_stats, info.sr.ntp, (guint64)now);
+	if (info.has_block) {
+		double rtt = sp_rtcp_rtt_ms(
+		    sp_ntp_middle32(sp_ntp_from_unix_us(g_get_real_time())), info.block.lsr,
+		    info.block.dlsr);
+
+		st->remote_jitter_ms = (double)info.block.jitter * 1000.0 / st->clock_rate;
+		st->remote_loss_percent = info.block.fraction_lost * 100.0 / 256.0;
+		if (!isnan(rtt))
+			st->rtt_ms = rtt;
+	}
+}
+
+/* Whether a packet from `from` is the far end's (see the latching rule at the top). */
+static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *from,
+				     guint32 ssrc)
+{
+	if (!st->has_remote || !same_ip(from, &st->remote))
+		return FALSE;
+	if (port_of(from) == port_of(&st->remote)) {
+		st->latch_count = 0;
+		return TRUE;
+	}
+	if (st->latch_count > 0 && port_of(from) == port_of(&st->latch) &&
+	    (!st->have_ssrc || ssrc == st->remote_ssrc)) {
+		if (++st->latch_count >= LATCH_PACKETS) {
+			g_info("media: the far end now sends from port %u; following it",
+			       port_of(from));
+			set_port(&st->remote, port_of(from));
+			if (st->rtcp_mux)
+				set_port(&st->remote_rtcp, port_of(from));
+			st->latch_count = 0;
+			return TRUE;
+		}
+		return FALSE;
+	}
+	st->latch = *from;
+	st->latch_count = 1;
+	return FALSE;
+}
+
+static void stream_on_rtp(Stream *st, const guint8 *data, gsize len,
+			  const struct sockaddr_storage *from)
+{
+	SpRtpPacket p;
+	gint64 now = g_get_monotonic_time();
+	SpRtpSeqResult seq;
+	gboolean te;
+
+	if (!st->configured || st->codec == NULL || !sp_rtp_parse(data, len, &p)) {
+		st->discarded++;
+		return;
+	}
+	te = st->te_pt >= 0 && p.payload_type == (guint)st->te_pt;
+	if ((p.payload_type != st->pt && !te) || !stream_accept_source(st, from, p.ssrc)) {
+		st->discarded++;
+		return;
+	}
+	if (st->have_ssrc && p.ssrc != st->remote_ssrc) {
+		if (now - st->last_ssrc_rx_us < SSRC_SILENT_US) {
+			st->discarded++;
+			return;
+		}
+		/* The far end restarted: a new source. */
+		st->have_ssrc = FALSE;
+		sp_jitter_buffer_reset(st->jb);
+		sp_rtp_stats_reset(st->rx_stats);
+		sp_telephone_event_receiver_reset(st->te_rx);
+		sp_codec_reset_decoder(st->codec);
+	}
+	if (!st->have_ssrc) {
+		st->have_ssrc = TRUE;
+		st->remote_ssrc = p.ssrc;
+	}
+	seq = sp_rtp_stats_received(st->rx_stats, p.seq, p.ts, p.payload_len, (guint64)now, !te);
+	if (seq == SP_RTP_SEQ_BAD) {
+		st->discarded++;
+		return;
+	}
+	if (seq == SP_RTP_SEQ_RESTARTED)
+		sp_jitter_buffer_reset(st->jb);
+	st->last_rx_us = now;
+	st->last_ssrc_rx_us = now;
+	st->packets_received++;
+	st->bytes_received += p.payload_len;
+	if (te) {
+		SpTelephoneEvent ev;
+
+		if (sp_telephone_event_decode(p.payload, p.payload_len, &ev))
+			sp_telephone_event_receiver_put(st->te_rx, p.ts, p.marker, &ev,
+							(guint64)now);
+		else
+			st->discarded++;
+		return;
+	}
+	switch (sp_jitter_buffer_put(st->jb, p.seq, p.ts, p.marker, p.payload, p.payload_len,
+				     (guint64)now)) {
+	case SP_JITTER_PUT_ACCEPTED:
+	case SP_JITTER_PUT_LATE: /* counted by the buffer as late */
+		break;
+	case SP_JITTER_PUT_DUPLICATE:
+	case SP_JITTER_PUT_DISCARDED:
+		st->discarded++;
+		break;
+	}
+}
+
+static void stream_receive(Stream *st, int fd, gboolean rtcp_port)
+{
+	guint8 buf[2048];
+
+	for (guint i = 0; i < RECV_BURST; i++) {
+		struct sockaddr_storage from;
+		socklen_t from_len = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
+				     &from_len);
+
+		if (n < 0)
+			return;
+		if (rtcp_port || (st->rtcp_mux && sp_rtp_is_rtcp(buf, (gsize)n))) {
+			if (st->has_remote && same_ip(&from, &st->remote))
+				stream_on_rtcp(st, buf, (gsize)n);
+			else
+				st->discarded++;
+		} else {
+			stream_on_rtp(st, buf, (gsize)n, &from);
+		}
+	}
+}
+
+/* ---- sending ------------------------------------------------------------------------------------ */
+
+static void stream_send_packet(Stream *st, guint8 pt, gboolean marker, guint32 ts,
+			       const guint8 *payload, gsize len)
+{
+	guint8 buf[SP_RTP_HEADER_LEN + SP_CODEC_MAX_PAYLOAD];
+	gsize n = sp_rtp_build(buf, sizeof(buf), pt, marker, st->seq, ts, st->ssrc, payload, len);
+
+	if (n == 0)
+		return;
+	st->seq++;
+	if (sendto(st->rtp_fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)&st->remote,
+		   st->remote_len) >= 0) {
+		st->packets_sent++;
+		st->bytes_sent += len;
+		st->sent_since_report = TRUE;
+	}
+}
+
+/* Sends every packet that 20 ms more of audio (pcm, at the codec's rate) makes due. */
+static void stream_send(Stream *st, const gint16 *pcm, guint n)
+{
+	guint frame = sp_codec_get_frame_samples(st->codec);
+	gboolean sending = is_sending(st);
+
+	if (st->send_fill + n > SEND_SAMPLES)
+		st->send_fill = 0;
+	memcpy(st->send_buf + st->send_fill, pcm, n * sizeof(gint16));
+	st->send_fill += n;
+	while (st->send_fill >= frame) {
+		SpTelephoneEventTick tick = {0};
+		guint8 payload[SP_CODEC_MAX_PAYLOAD];
+
+		if (st->te_pt >= 0)
+			sp_telephone_event_sender_tick(st->te_tx, st->ts, &tick);
+		if (sending && tick.send) {
+			stream_send_packet(st, (guint8)st->te_pt, tick.marker, tick.ts,
+					   tick.payload, tick.len);
+			if (tick.digit_done)
+				st->dtmf_sent++;
+		}
+		if (sending && !tick.suppress_audio) {
+			gint len = sp_codec_encode(st->codec, st->send_buf, frame, payload,
+						   sizeof(payload));
+
+			if (len > 0) {
+				stream_send_packet(st, st->pt, st->first_packet, st->ts, payload,
+						   (gsize)len);
+				st->first_packet = FALSE;
+			}
+		}
+		st->ts += sp_codec_get_frame_rtp_units(st->codec);
+		st->send_fill -= frame;
+		memmove(st->send_buf, st->send_buf + frame, st->send_fill * sizeof(gint16));
+	}
+}
+
+/* ---- playout ------------------------------------------------------------------------------------ */
+
+static void stream_detect_inband(Stream *st, const gint16 *pcm, guint n)
+{
+	gint16 low[SP_CODEC_MAX_FRAME_SAMPLES];
+	gint m;
+
+	if (st->te_pt >= 0)
+		return;
+	m = sp_resampler_process(st->det_down, pcm, n, low, G_N_ELEMENTS(low));
+	if (m > 0)
+		sp_dtmf_detector_feed(st->det, low, (guint)m);
+}
+
+/* Fills the stream's FIFO with at least n samples at the codec's rate from its jitter buffer. */
+static void stream_pull(Stream *st, guint n, guint64 now_us)
+{
+	for (guint guard = 0; st->fifo_fill < n && guard < 16; guard++) {
+		SpJitterFrame f;
+		SpJitterGetResult r = sp_jitter_buffer_get(st->jb, now_us, &f);
+		guint samples = sp_codec_info_rtp_to_samples(st->info, f.duration);
+		gint got = -1;
+
+		if (samples == 0 || samples > SP_CODEC_MAX_FRAME_SAMPLES)
+			samples = n;
+		if (st->fifo_fill + SP_CODEC_MAX_FRAME_SAMPLES > FIFO_SAMPLES)
+			break;
+		if (r == SP_JITTER_FRAME) {
+			got = sp_codec_decode(st->codec, f.payload, f.len, st->fifo + st->fifo_fill,
+					      FIFO_SAMPLES - st->fifo_fill);
+			if (got < 0)
+				st->discarded++;
+		}
+		if (r == SP_JITTER_EMPTY) {
+			memset(st->fifo + st->fifo_fill, 0, samples * sizeof(gint16));
+			got = (gint)samples;
+		} else if (got < 0) {
+			/* Opus conceals in 2.5 ms steps. */
+			if (st->info->id == SP_CODEC_OPUS)
+				samples -= samples % 120;
+			got = sp_codec_conceal(st->codec, st->fifo + st->fifo_fill, samples);
+			if (got > 0)
+				st->concealed_samples += (guint)got;
+		}
+		if (got <= 0)
+			break;
+		stream_detect_inband(st, st->fifo + st->fifo_fill, (guint)got);
+		st->fifo_fill += (guint)got;
+	}
+}
+
+/* Takes 20 ms (n codec-rate samples) of what the far end says into out, or silence. */
+static void stream_take(Stream *st, gint16 *out, guint n)
+{
+	guint take = MIN(n, st->fifo_fill);
+
+	memcpy(out, st->fifo, take * sizeof(gint16));
+	memset(out + take, 0, (n - take) * sizeof(gint16));
+	st->fifo_fill -= take;
+	memmove(st->fifo, st->fifo + take, st->fifo_fill * sizeof(gint16));
+}
+
+/* ---- one tick --------------------------------------------------------------------------------- */
+
+static void stream_publish(Stream *st)
+{
+	SpMediaStats s = {0};
+	SpRtpStatsFigures fig = {0};
+	SpJitterCounters jc = {0};
+	double delay;
+
+	g_strlcpy(s.codec, st->codec_name, sizeof(s.codec));
+	s.payload_type = st->pt;
+	s.clock_rate = st->clock_rate;
+	s.ptime_ms = st->ptime_ms;
+	g_strlcpy(s.local_address, st->local, sizeof(s.local_address));
+	if (st->has_remote)
+		format_address(&st->remote, s.remote_address, sizeof(s.remote_address));
+	s.rtcp_mux = st->rtcp_mux;
+	s.packets_sent = st->packets_sent;
+	s.bytes_sent = st->bytes_sent;
+	s.packets_received = st->packets_received;
+	s.bytes_received = st->bytes_received;
+	if (st->rx_stats != NULL)
+		sp_rtp_stats_get(st->rx_stats, &fig);
+	if (st->jb != NULL)
+		sp_jitter_buffer_get_counters(st->jb, &jc);
+	s.packets_lost = fig.lost;
+	s.loss_percent = fig.expected > 0 ? fig.loss_percent : NAN;
+	s.packets_late = jc.late;
+	s.packets_discarded = st->discarded + fig.discarded;
+	s.jitter_ms = fig.expected > 0 ? fig.jitter_ms : NAN;
+	s.remote_jitter_ms = st->remote_jitter_ms;
+	s.remote_loss_percent = st->remote_loss_percent;
+	s.rtt_ms = st->rtt_ms;
+	s.jitter_buffer_ms = st->jb != NULL ? sp_jitter_buffer_get_delay_ms(st->jb) : 0;
+	s.concealed_ms = st->info != NULL ? st->concealed_samples * 1000 / st->info->sample_rate : 0;
+	s.dtmf_sent = st->dtmf_sent;
+	s.dtmf_received = st->dtmf_received;
+	s.xruns = st->engine->xruns;
+	/* One way: half the round trip, our jitter buffer, and a device period at each end. */
+	delay = (isnan(st->rtt_ms) ? 0.0 : st->rtt_ms / 2.0) + s.jitter_buffer_ms + 2.0 * TICK_MS;
+	s.mos = fig.expected > 0 ? sp_mos_estimate(st->codec_name, delay, fig.loss_percent) : NAN;
+
+	g_mutex_lock(&st->shared->lock);
+	st->shared->stats = s;
+	st->shared->valid = TRUE;
+	g_mutex_unlock(&st->shared->lock);
+}
+
+static void stream_tick(Stream *st, const gint16 *mic, gint32 *mix, gboolean muted)
+{
+	SpMediaEngine *e = st->engine;
+	guint rate;
+	guint n;
+	gint16 pcm[SP_CODEC_MAX_FRAME_SAMPLES];
+	gint16 up[DEV_FRAMES * 2];
+	SpDtmfDigit digit;
+	gint got;
+
+	if (!st->configured || st->codec == NULL)
+		return;
+	rate = st->info->sample_rate;
+	n = rate * TICK_MS / 1000;
+
+	/* What we send: the microphone, or silence that keeps the stream's timing alive. */
+	if (mic != NULL && !muted && !st->local_hold && is_sending(st)) {
+		got = sp_resampler_process(st->down, mic, DEV_FRAMES, pcm, G_N_ELEMENTS(pcm));
+		if (got < (gint)n)
+			memset(pcm + MAX(got, 0), 0, (n - (guint)MAX(got, 0)) * sizeof(gint16));
+	} else {
+		memset(pcm, 0, n * sizeof(gint16));
+	}
+	if (sp_dtmf_generator_is_busy(st->gen)) {
+		gint16 tone[SP_DTMF_INBAND_RATE * TICK_MS / 1000];
+		guint tn = sp_dtmf_generator_fill(st->gen, tone, G_N_ELEMENTS(tone));
+
+		if (tn > 0) {
+			gint16 tone_up[SP_CODEC_MAX_FRAME_SAMPLES];
+
+			got = sp_resampler_process(st->gen_up, tone, G_N_ELEMENTS(tone), tone_up,
+						   G_N_ELEMENTS(tone_up));
+			/* The tones replace the voice while they play. */
+			if (got > 0)
+				memcpy(pcm, tone_up, MIN((guint)got, n) * sizeof(gint16));
+		}
+	}
+	stream_send(st, pcm, n);
+
+	/* What we play. */
+	stream_pull(st, n, e->tick_us);
+	stream_take(st, pcm, n);
+	if (mix != NULL && is_receiving(st) && !st->local_hold) {
+		got = sp_resampler_process(st->up, pcm, n, up, G_N_ELEMENTS(up));
+		for (gint i = 0; i < MIN(got, DEV_FRAMES); i++)
+			mix[i] += up[i];
+	}
+
+	sp_telephone_event_receiver_tick(st->te_rx, e->tick_us);
+	while (sp_telephone_event_receiver_pop(st->te_rx, &digit))
+		post_dtmf(st, digit.digit, digit.duration_ms, "rfc4733");
+
+	if ((gint64)e->tick_us >= st->next_rtcp_us) {
+		stream_send_rtcp(st, FALSE);
+		st->next_rtcp_us = (gint64)(e->tick_us + sp_rtcp_interval_us(g_random_double()));
+	}
+	if (e->config.inactivity_timeout_ms > 0 && !st->timed_out &&
+	    st->direction == SP_MEDIA_SENDRECV && !st->local_hold) {
+		gint64 since = MAX(st->last_rx_us, st->timeout_from_us);
+
+		if ((gint64)e->tick_us - since > (gint64)e->config.inactivity_timeout_ms * 1000) {
+			Event *ev = g_new0(Event, 1);
+
+			st->timed_out = TRUE;
+			ev->type = EV_TIMEOUT;
+			ev->id = st->id;
+			post(e, ev);
+		}
+	}
+	if (++st->ticks % STATS_EVERY_TICKS == 1)
+		stream_publish(st);
+}
+
+/* ---- devices ---------------------------------------------------------------------------------- */
+
+static void devices_close(SpMediaEngine *e)
+{
+	g_clear_pointer(&e->capture, sp_alsa_close);
+	g_clear_pointer(&e->playback, sp_alsa_close);
+}
+
+static void device_failed(SpMediaEngine *e, SpAlsaPcm **pcm, const char *error)
+{
+	g_autofree char *name = g_strdup(sp_alsa_get_name(*pcm));
+
+	g_clear_pointer(pcm, sp_alsa_close);
+	e->devices_failed = TRUE;
+	post_device_error(e, name, error);
+}
+
+/* Opens the devices when a stream needs sound, and closes them when none does. */
+static void devices_update(SpMediaEngine *e)
+{
+	gboolean needed = FALSE;
+
+	for (guint i = 0; i < e->streams->len; i++)
+		needed = needed || needs_sound(g_ptr_array_index(e->streams, i));
+	if (!needed) {
+		devices_close(e);
+		e->devices_failed = FALSE; /* the next call tries them again */
+		return;
+	}
+	if (e->devices_failed || (e->capture != NULL && e->playback != NULL))
+		return;
+	if (e->capture == NULL) {
+		g_autoptr(GError) error = NULL;
+
+		e->capture = sp_alsa_open(e->config.capture, TRUE, &error);
+		if (e->capture == NULL) {
+			e->devices_failed = TRUE;
+			post_device_error(e, e->config.capture, error->message);
+		}
+	}
+	if (e->playback == NULL) {
+		g_autoptr(GError) error = NULL;
+
+		e->playback = sp_alsa_open(e->config.playback, FALSE, &error);
+		if (e->playback == NULL) {
+			e->devices_failed = TRUE;
+			post_device_error(e, e->config.playback, error->message);
+		}
+	}
+}
+
+/* One frame of the microphone, or FALSE (silence) when there is none. */
+static gboolean capture_frame(SpMediaEngine *e, gint16 *mic)
+{
+	glong got;
+
+	if (e->capture == NULL)
+		return FALSE;
+	/* A device with a clock of its own that is ahead of ours: keep two periods at most. */
+	if (sp_alsa_has_clock(e->capture)) {
+		glong avail = sp_alsa_avail(e->capture);
+
+		while (avail > 2 * DEV_FRAMES) {
+			gint16 skip[DEV_FRAMES];
+
+			if (sp_alsa_read(e->capture, skip, DEV_FRAMES, &e->xruns) <= 0)
+				break;
+			avail -= DEV_FRAMES;
+		}
+	}
+	got = sp_alsa_read(e->capture, mic, DEV_FRAMES, &e->xruns);
+	if (got < 0) {
+		device_failed(e, &e->capture, g_strerror((int)-got));
+		return FALSE;
+	}
+	if (got < DEV_FRAMES)
+		memset(mic + got, 0, (gsize)(DEV_FRAMES - got) * sizeof(gint16));
+	return TRUE;
+}
+
+static void playback_frame(SpMediaEngine *e, const gint32 *mix)
+{
+	gint16 out[DEV_FRAMES];
+	glong put;
+
+	if (e->playback == NULL)
+		return;
+	for (guint i = 0; i < DEV_FRAMES; i++)
+		out[i] = (gint16)CLAMP(mix[i], G_MININT16, G_MAXINT16);
+	put = sp_alsa_write(e->playback, out, DEV_FRAMES, &e->xruns);
+	if (put < 0)
+		device_failed(e, &e->playback, g_strerror((int)-put));
+}
+
+static void engine_tick(SpMediaEngine *e)
+{
+	gint16 mic[DEV_FRAMES];
+	gint32 mix[DEV_FRAMES] = {0};
+	gboolean have_mic;
+	gboolean muted = g_atomic_int_get(&e->muted) != 0;
+
+	devices_update(e);
+	have_mic = capture_frame(e, mic);
+	for (guint i = 0; i < e->streams->len; i++)
+		stream_tick(g_ptr_array_index(e->streams, i), have_mic ? mic : NULL, mix, muted);
+	playback_frame(e, mix);
+}
+
+/* ---- the thread --------------------------------------------------------------------------------- */
+
+static Stream *engine_find(SpMediaEngine *e, guint id)
+{
+	for (guint i = 0; i < e->streams->len; i++) {
+		Stream *st = g_ptr_array_index(e->streams, i);
+
+		if (st->id == id)
+			return st;
+	}
+	return NULL;
+}
+
+static void msg_free(Msg *m)
+{
+	g_free((char *)m->desc.remote_address);
+	g_free((char *)m->desc.codec);
+	g_free(m->digits);
+	g_free(m);
+}
+
+/* FALSE when told to quit. */
+static gboolean engine_handle(SpMediaEngine *e, Msg *m)
+{
+	Stream *st = m->type == MSG_ADD ? NULL : engine_find(e, m->id);
+	gboolean go_on = TRUE;
+
+	switch (m->type) {
+	case MSG_ADD:
+		g_ptr_array_add(e->streams, g_steal_pointer(&m->stream));
+		break;
+	case MSG_UPDATE:
+		if (st != NULL)
+			stream_update(st, &m->desc);
+		break;
+	case MSG_DTMF:
+		if (st != NULL && st->codec != NULL) {
+			if (m->inband || st->te_pt < 0) {
+				if (sp_dtmf_generator_queue(st->gen, m->digits, NULL))
+					st->dtmf_sent += strlen(m->digits);
+			} else {
+				for (const char *p = m->digits; *p != '\0'; p++)
+					sp_telephone_event_sender_queue(
+					    st->te_tx, *p, e->config.dtmf_duration_ms);
+			}
+		}
+		break;
+	case MSG_REMOVE:
+		if (st != NULL)
+			g_ptr_array_remove(e->streams, st); /* frees it, with an RTCP BYE */
+		break;
+	case MSG_QUIT:
+		go_on = FALSE;
+		break;
+	}
+	if (m->stream != NULL)
+		stream_free(m->stream);
+	msg_free(m);
+	return go_on;
+}
+
+static gpointer engine_thread(gpointer data)
+{
+	SpMediaEngine *e = data;
+	struct itimerspec its = {{0, TICK_US * 1000}, {0, 0}};
+	struct timespec now;
+	gboolean running = TRUE;
+	Msg *m;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	its.it_value = now;
+	its.it_value.tv_nsec += TICK_US * 1000;
+	if (its.it_value.tv_nsec >= 1000000000) {
+		its.it_value.tv_sec++;
+		its.it_value.tv_nsec -= 1000000000;
+	}
+	timerfd_settime(e->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	e->tick_us = (guint64)g_get_monotonic_time();
+
+	while (running) {
+		struct pollfd fds[2 + 2 * 16];
+		Stream *owners[G_N_ELEMENTS(fds)];
+		nfds_t n = 0;
+
+		fds[n].fd = e->wake_fd;
+		fds[n].events = POLLIN;
+		owners[n++] = NULL;
+		fds[n].fd = e->timer_fd;
+		fds[n].events = POLLIN;
+		owners[n++] = NULL;
+		for (guint i = 0; i < e->streams->len && n + 2 <= G_N_ELEMENTS(fds); i++) {
+			Stream *st = g_ptr_array_index(e->streams, i);
+
+			fds[n].fd = st->rtp_fd;
+			fds[n].events = POLLIN;
+			owners[n++] = st;
+			fds[n].fd = st->rtcp_fd;
+			fds[n].events = POLLIN;
+			owners[n++] = st;
+		}
+		if (poll(fds, n, 1000) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents & POLLIN) {
+			guint64 v;
+
+			(void)read(e->wake_fd, &v, sizeof(v));
+		}
+		while (running && (m = g_async_queue_try_pop(e->queue)) != NULL)
+			running = engine_handle(e, m);
+		if (!running)
+			break;
+		/* Streams may have gone with the messages: only poll results of live ones. */
+		for (nfds_t i = 2; i < n; i++) {
+			if ((fds[i].revents & POLLIN) && g_ptr_array_find(e->streams, owners[i], NULL))
+				stream_receive(owners[i], fds[i].fd, fds[i].fd == owners[i]->rtcp_fd);
+		}
+		if (fds[1].revents & POLLIN) {
+			guint64 expirations = 0;
+
+			if (read(e->timer_fd, &expirations, sizeof(expirations)) ==
+			    sizeof(expirations)) {
+				if (expirations > MAX_CATCH_UP)
+					expirations = MAX_CATCH_UP;
+				for (guint64 i = 0; i < expirations; i++) {
+					e->tick_us = (guint64)g_get_monotonic_time() -
+						     (expirations - 1 - i) * TICK_US;
+					engine_tick(e);
+				}
+			}
+		}
+	}
+	while ((m = g_async_queue_try_pop(e->queue)) != NULL)
+		engine_handle(e, m);
+	g_ptr_array_set_size(e->streams, 0);
+	devices_close(e);
+	return NULL;
+}
+
+/* ---- the main thread's side --------------------------------------------------------------------- */
+
+static void engine_send(SpMediaEngine *e, Msg *m)
+{
+	guint64 one = 1;
+
+	g_async_queue_push(e->queue, m);
+	(void)write(e->wake_fd, &one, sizeof(one));
+}
+
+static void engine_stop_thread(SpMediaEngine *e)
+{
+	Msg *m;
+
+	if (e->thread == NULL)
+		return;
+	m = g_new0(Msg, 1);
+	m->type = MSG_QUIT;
+	engine_send(e, m);
+	g_thread_join(e->thread);
+	e->thread = NULL;
+}
+
+SpMediaEngine *sp_media_engine_new(const SpMediaEngineConfig *config,
+				   const SpMediaCallbacks *callbacks, gpointer engine_user_data,
+				   GMainContext *context)
+{
+	SpMediaEngine *e = g_new0(SpMediaEngine, 1);
+
+	e->front = g_new0(Front, 1);
+	g_atomic_ref_count_init(&e->front->ref);
+	e->front->alive = TRUE;
+	if (callbacks != NULL)
+		e->front->callbacks = *callbacks;
+	e->front->user_data = engine_user_data;
+	e->front->live = g_hash_table_new(g_direct_hash, g_direct_equal);
+	e->context = context != NULL ? g_main_context_ref(context)
+				     : g_main_context_ref_thread_default();
+	e->config = *config;
+	e->capture_name = g_strdup(config->capture ? config->capture : "default");
+	e->playback_name = g_strdup(config->playback ? config->playback : "default");
+	e->config.capture = e->capture_name;
+	e->config.playback = e->playback_name;
+	e->next_id = 1;
+	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	e->queue = g_async_queue_new();
+	e->streams = g_ptr_array_new_with_free_func((GDestroyNotify)stream_free);
+	return e;
+}
+
+void sp_media_engine_free(SpMediaEngine *e)
+{
+	Msg *m;
+
+	if (e == NULL)
+		return;
+	engine_stop_thread(e);
+	while ((m = g_async_queue_try_pop(e->queue)) != NULL) {
+		if (m->stream != NULL)
+			stream_free(m->stream);
+		msg_free(m);
+	}
+	g_async_queue_unref(e->queue);
+	g_ptr_array_unref(e->streams);
+	devices_close(e);
+	if (e->wake_fd >= 0)
+		close(e->wake_fd);
+	if (e->timer_fd >= 0)
+		close(e->timer_fd);
+	e->front->alive = FALSE;
+	g_hash_table_remove_all(e->front->live);
+	front_unref(e->front);
+	g_main_context_unref(e->context);
+	g_free(e->capture_name);
+	g_free(e->playback_name);
+	g_free(e);
+}
+
+void sp_media_engine_set_mute(SpMediaEngine *e, gboolean muted)
+{
+	g_atomic_int_set(&e->muted, muted ? 1 : 0);
+}
+
+gboolean sp_media_engine_get_mute(SpMediaEngine *e)
+{
+	return g_atomic_int_get(&e->muted) != 0;
+}
+
+SpMediaStream *sp_media_stream_new(SpMediaEngine *e, int rtp_fd, int rtcp_fd,
+				   const char *local_address, guint local_port,
+				   gpointer stream_user_data)
+{
+	SpMediaStream *s = g_new0(SpMediaStream, 1);
+	Stream *st = g_new0(Stream, 1);
+	Msg *m = g_new0(Msg, 1);
+
+	s->engine = e;
+	s->id = e->next_id++;
+	s->shared = shared_new();
+	s->user_data = stream_user_data;
+	g_hash_table_insert(e->front->live, GUINT_TO_POINTER(s->id), s);
+
+	st->engine = e;
+	st->id = s->id;
+	st->shared = s->shared;
+	g_atomic_ref_count_inc(&s->shared->ref);
+	st->rtp_fd = fcntl(rtp_fd, F_DUPFD_CLOEXEC, 3);
+	st->rtcp_fd = fcntl(rtcp_fd, F_DUPFD_CLOEXEC, 3);
+	if (st->rtp_fd >= 0)
+		fcntl(st->rtp_fd, F_SETFL, fcntl(st->rtp_fd, F_GETFL) | O_NONBLOCK);
+	if (st->rtcp_fd >= 0)
+		fcntl(st->rtcp_fd, F_SETFL, fcntl(st->rtcp_fd, F_GETFL) | O_NONBLOCK);
+	g_snprintf(st->local, sizeof(st->local),
+		   local_address && strchr(local_address, ':') ? "[%s]:%u" : "%s:%u",
+		   local_address ? local_address : "0.0.0.0", local_port);
+	st->ssrc = g_random_int();
+	st->seq = (guint16)g_random_int_range(0, 65536);
+	st->ts = g_random_int();
+	st->te_pt = -1;
+	st->remote_jitter_ms = NAN;
+	st->remote_loss_percent = NAN;
+	st->rtt_ms = NAN;
+	g_snprintf(st->cname, sizeof(st->cname), "%08x%08x@softphoned", g_random_int(),
+		   g_random_int());
+
+	m->type = MSG_ADD;
+	m->stream = st;
+	engine_send(e, m);
+	if (e->thread == NULL)
+		e->thread = g_thread_new("softphoned-media", engine_thread, e);
+	e->n_streams++;
+	return s;
+}
+
+void sp_media_stream_update(SpMediaStream *s, const SpMediaDesc *desc)
+{
+	Msg *m = g_new0(Msg, 1);
+
+	m->type = MSG_UPDATE;
+	m->id = s->id;
+	m->desc = *desc;
+	m->desc.remote_address = g_strdup(desc->remote_address);
+	m->desc.codec = g_strdup(desc->codec);
+	engine_send(s->engine, m);
+}
+
+void sp_media_stream_send_dtmf(SpMediaStream *s, const char *digits, gboolean inband)
+{
+	Msg *m = g_new0(Msg, 1);
+
+	m->type = MSG_DTMF;
+	m->id = s->id;
+	m->digits = g_strdup(digits);
+	m->inband = inband;
+	engine_send(s->engine, m);
+}
+
+gboolean sp_media_stream_get_stats(SpMediaStream *s, SpMediaStats *out)
+{
+	gboolean valid;
+
+	g_mutex_lock(&s->shared->lock);
+	valid = s->shared->valid;
+	if (valid)
+		*out = s->shared->stats;
+	g_mutex_unlock(&s->shared->lock);
+	return valid;
+}
+
+void sp_media_stream_free(SpMediaStream *s)
+{
+	SpMediaEngine *e;
+	Msg *m;
+
+	if (s == NULL)
+		return;
+	e = s->engine;
+	g_hash_table_remove(e->front->live, GUINT_TO_POINTER(s->id));
+	m = g_new0(Msg, 1);
+	m->type = MSG_REMOVE;
+	m->id = s->id;
+	engine_send(e, m);
+	/* The last stream takes the thread with it: an idle daemon has no 50 Hz wakeups. */
+	if (--e->n_streams == 0)
+		engine_stop_thread(e);
+	shared_unref(s->shared);
+	g_free(s);
+}
