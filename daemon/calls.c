@@ -122,7 +122,13 @@ void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 		       NUTAG_APPL_METHOD("NOTIFY"), SIPTAG_ALLOW_STR(SP_ALLOW),
 		       SIPTAG_ALLOW_EVENTS_STR("talk, hold"), NUTAG_AUTOANSWER(0),
 		       NUTAG_AUTOALERT(0), NUTAG_MEDIA_ENABLE(1),
-		       SOATAG_AUDIO_AUX("telephone-event"), TAG_END());
+		       /*
+			* Answers list every common codec in the offerer's order: with only the
+			* one best codec, soa 1.12.11 drops telephone-event too. Both sides then
+			* send the offerer's first (sdp.c).
+			*/
+		       SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON), SOATAG_AUDIO_AUX("telephone-event"),
+		       TAG_END());
 }
 
 /* --- the session list --------------------------------------------------------------------- */
