@@ -17,7 +17,7 @@ struct _SpCalls {
 	/* SpSession*, owned, oldest first; Disconnected ones until done (INVITEs given up too) */
 	GPtrArray *sessions;
 	guint64 next_id;
-	SpRtpPorts *ports; /* made on first use, once the config is known */
+	SpRtpPorts *ports;    /* made on first use, once the config is known */
 	SpMediaEngine *media; /* likewise */
 };
 
@@ -127,8 +127,8 @@ void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 			* one best codec, soa 1.12.11 drops telephone-event too. Both sides then
 			* send the offerer's first (sdp.c).
 			*/
-		       SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON), SOATAG_AUDIO_AUX("telephone-event"),
-		       TAG_END());
+		       SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON),
+		       SOATAG_AUDIO_AUX("telephone-event"), TAG_END());
 }
 
 /* --- the session list --------------------------------------------------------------------- */
@@ -478,8 +478,7 @@ gboolean sp_calls_mute(SpCalls *calls, gboolean muted, GError **error)
 	return TRUE;
 }
 
-json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_id,
-					   GError **error)
+json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_id, GError **error)
 {
 	SpSession *s = find_session(calls, session_id, error);
 

@@ -48,7 +48,8 @@ static const SdpCodec *sdp_codec_of_rtpmap(const sdp_rtpmap_t *r)
 	for (gsize i = 0; i < G_N_ELEMENTS(sdp_codecs); i++) {
 		const SdpCodec *c = &sdp_codecs[i];
 
-		if (r->rm_encoding != NULL && g_ascii_strcasecmp(r->rm_encoding, c->encoding) == 0 &&
+		if (r->rm_encoding != NULL &&
+		    g_ascii_strcasecmp(r->rm_encoding, c->encoding) == 0 &&
 		    (r->rm_rate == c->clock_rate || r->rm_rate == 0))
 			return c;
 		/* sofia names well-known static types itself; a bare "m=... 0" still counts. */
@@ -145,7 +146,8 @@ gboolean sp_sdp_offer_usable(const char *body, gsize len, const char *const *cod
 		return FALSE;
 	parser = sdp_parse(home, body, (issize_t)len, sdp_f_config);
 	sdp = sdp_session(parser);
-	for (const sdp_media_t *m = sdp ? sdp->sdp_media : NULL; m != NULL && !usable; m = m->m_next)
+	for (const sdp_media_t *m = sdp ? sdp->sdp_media : NULL; m != NULL && !usable;
+	     m = m->m_next)
 		usable = m->m_type == sdp_media_audio && m->m_port != 0 && !m->m_rejected &&
 			 media_has_codec(m, codecs);
 	sdp_parser_free(parser);
@@ -260,8 +262,8 @@ gboolean sp_sdp_media_negotiated(const sdp_session_t *local, const sdp_session_t
 	return TRUE;
 }
 
-gboolean sp_sdp_media_negotiated_str(const char *local, const char *remote,
-				     guint default_ptime_ms, SpSdpMedia *out)
+gboolean sp_sdp_media_negotiated_str(const char *local, const char *remote, guint default_ptime_ms,
+				     SpSdpMedia *out)
 {
 	su_home_t *home = su_home_new(sizeof(su_home_t));
 	sdp_parser_t *lp, *rp;

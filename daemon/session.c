@@ -22,6 +22,15 @@
 #define SP_INVITE_FAILOVER_TIMEOUT_MS_DEFAULT 2000
 
 /*
+ * How soa builds our answers: every common codec in the offerer's order, telephone-event kept
+ * beside them (with the one best codec only, soa drops telephone-event too). Given with each
+ * call's own offer or answer: soa 1.12.11 does not carry them over from nua_set_params().
+ * Both sides then send the offerer's first common codec (sdp.c).
+ */
+#define SP_SESSION_SOA_TAGS                                                                        \
+	SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON), SOATAG_AUDIO_AUX("telephone-event")
+
+/*
  * An INVITE given up on while it may still reach the far end (a failover before any answer):
  * CANCELled, and kept bound to its session until it is over, so that an answer that comes
  * anyway is ACKed and ended with a BYE instead of leaving a call up at the far end.
@@ -81,7 +90,7 @@ struct _SpSession {
 	SpRtpPort *rtp;
 	char *local_address;
 	char *sdp;
-	char *local_sdp;  /* the latest of each side that soa reported */
+	char *local_sdp; /* the latest of each side that soa reported */
 	char *remote_sdp;
 	SpSdpMedia media; /* what they settled on */
 	SpMediaStream *stream;
@@ -219,18 +228,17 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 	}
 	g_info("session %s: media %s/%u pt %u ptime %u, %s to %s:%u%s%s", s->id, media.codec,
 	       media.clock_rate, media.payload_type, media.ptime_ms,
-	       direction_name(media.direction),
-	       media.remote_address ? media.remote_address : "-", media.remote_rtp_port,
-	       media.rtcp_mux ? ", rtcp-mux" : "",
+	       direction_name(media.direction), media.remote_address ? media.remote_address : "-",
+	       media.remote_rtp_port, media.rtcp_mux ? ", rtcp-mux" : "",
 	       media.telephone_event_pt >= 0 ? ", telephone-event" : "");
 	sp_sdp_media_clear(&s->media);
 	s->media = media;
 	if (s->stream == NULL)
-		s->stream = sp_media_stream_new(
-		    sp_calls_get_media(s->calls), sp_rtp_port_get_rtp_fd(s->rtp),
-		    sp_rtp_port_get_rtcp_fd(s->rtp),
-		    s->local_address ? s->local_address : "0.0.0.0", sp_rtp_port_get_port(s->rtp),
-		    s);
+		s->stream = sp_media_stream_new(sp_calls_get_media(s->calls),
+						sp_rtp_port_get_rtp_fd(s->rtp),
+						sp_rtp_port_get_rtcp_fd(s->rtp),
+						s->local_address ? s->local_address : "0.0.0.0",
+						sp_rtp_port_get_port(s->rtp), s);
 	session_update_media(s);
 }
 
@@ -271,8 +279,7 @@ static json_object *media_stats_to_json(const SpMediaStats *st)
 	json_object_object_add(o, "jitterBufferMs", json_object_new_int64(st->jitter_buffer_ms));
 	json_object_object_add(o, "concealedMs", json_object_new_int64((gint64)st->concealed_ms));
 	json_object_object_add(o, "dtmfSent", json_object_new_int64((gint64)st->dtmf_sent));
-	json_object_object_add(o, "dtmfReceived",
-			       json_object_new_int64((gint64)st->dtmf_received));
+	json_object_object_add(o, "dtmfReceived", json_object_new_int64((gint64)st->dtmf_received));
 	json_object_object_add(o, "xruns", json_object_new_int64((gint64)st->xruns));
 	json_add_number(o, "mos", st->mos);
 	return o;
@@ -283,8 +290,8 @@ json_object *sp_session_get_audio_statistics(SpSession *s, GError **error)
 	SpMediaStats st;
 
 	if (s->stream == NULL || !sp_media_stream_get_stats(s->stream, &st)) {
-		g_set_error(error, SP_ERROR, SP_ERROR_UNAVAILABLE,
-			    "session %s has no audio (yet)", s->id);
+		g_set_error(error, SP_ERROR, SP_ERROR_UNAVAILABLE, "session %s has no audio (yet)",
+			    s->id);
 		return NULL;
 	}
 	return media_stats_to_json(&st);
@@ -722,10 +729,10 @@ static gboolean session_prepare_media(SpSession *s, SpConnection *c, GError **er
 {
 	const char *bound = sp_connection_get_local_address(c);
 	/* A wildcard is no address for c=: then sofia fills in the one it sends from. */
-	g_autofree char *address = bound == NULL || g_str_equal(bound, "0.0.0.0") ||
-					   g_str_equal(bound, "::")
-				       ? NULL
-				       : g_strdup(bound);
+	g_autofree char *address =
+	    bound == NULL || g_str_equal(bound, "0.0.0.0") || g_str_equal(bound, "::")
+		? NULL
+		: g_strdup(bound);
 
 	if (s->rtp == NULL || g_strcmp0(address, s->local_address) != 0) {
 		SpRtpPort *rtp =
@@ -806,7 +813,7 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 
 	g_debug("session %s: INVITE %s via connection %u (%s)", s->id, uri, cid, proxy);
 	nua_invite(s->nh, NUTAG_PROXY(proxy), SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
-		   SOATAG_USER_SDP_STR(s->sdp), TAG_END());
+		   SOATAG_USER_SDP_STR(s->sdp), SP_SESSION_SOA_TAGS, TAG_END());
 
 	/*
 	 * A site that answers anything is alive, even while the far end takes its time. The
@@ -980,7 +987,7 @@ gboolean sp_session_answer(SpSession *s, GError **error)
 	clear_source(&s->answer_timer);
 	sp_calls_hold_others(s->calls, s);
 	nua_respond(s->nh, SIP_200_OK, NUTAG_MEDIA_ENABLE(1), SOATAG_USER_SDP_STR(s->sdp),
-		    TAG_END());
+		    SP_SESSION_SOA_TAGS, TAG_END());
 	sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
 	return TRUE;
 }
@@ -1029,7 +1036,7 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 	session_update_media(s);
 	g_debug("session %s: re-INVITE (%s, %s)", s->id, op == SP_OP_HOLD ? "hold" : "retrieve",
 		direction);
-	nua_invite(s->nh, SOATAG_USER_SDP_STR(sdp), TAG_END());
+	nua_invite(s->nh, SOATAG_USER_SDP_STR(sdp), SP_SESSION_SOA_TAGS, TAG_END());
 }
 
 gboolean sp_session_hold(SpSession *s, GError **error)
