@@ -1,4 +1,5 @@
-/* The media engine: one thread that moves every call's RTP, RTCP and audio, and the sound devices. */
+/* The media engine: one thread that moves every call's RTP, RTCP and audio, and the sound devices.
+ */
 #include "daemon/media/stream.h"
 
 #include <arpa/inet.h>
@@ -40,11 +41,13 @@
  * playback device (one period prefilled: 20 ms). The resamplers add 1.5 to 3 ms each.
  *
  * Latching (which packets are accepted): only from the negotiated remote address. Its port may
- * change (an SBC or NAT): a new port on the same IP is taken after 3 consecutive valid packets
- * of one SSRC from it, and we send there from then on. Another IP is never taken until a new
- * SDP says so. The first SSRC heard is locked; another one is taken only after the current one
- * has been silent for 1 s (the far end restarted), and then the jitter buffer and the
- * statistics start again. Everything else is dropped and counted in packetsDiscarded.
+ * change (an SBC or NAT): once nothing has come from the current port for 1 s, a new port on
+ * the same IP is taken after 3 consecutive valid packets of one SSRC from it, and we send there
+ * from then on; while the current port is alive, other ports cannot take the stream over. Another
+ * IP is never taken until a new SDP says so. The first SSRC heard is locked; another one is taken
+ * only after the current one has been silent for 1 s (the far end restarted), and then the jitter
+ * buffer and the statistics start again. Everything else is dropped and counted in
+ * packetsDiscarded.
  */
 
 #define TICK_MS 20
@@ -71,9 +74,9 @@ typedef struct _Stream Stream;
 typedef struct {
 	MsgType type;
 	guint id;
-	Stream *stream;	 /* MSG_ADD */
+	Stream *stream;	  /* MSG_ADD */
 	SpMediaDesc desc; /* MSG_UPDATE: strings owned by the message */
-	char *digits;	 /* MSG_DTMF */
+	char *digits;	  /* MSG_DTMF */
 	gboolean inband;
 } Msg;
 
@@ -178,7 +181,7 @@ struct _Stream {
 	/* Receiving. */
 	gboolean have_ssrc;
 	guint32 remote_ssrc;
-	gint64 last_rx_us;	  /* RTP or RTCP */
+	gint64 last_rx_us;	/* RTP or RTCP */
 	gint64 last_ssrc_rx_us; /* RTP of the locked SSRC */
 	gint64 timeout_from_us; /* the inactivity clock runs from max(this, last_rx_us) */
 	gboolean timed_out;
@@ -197,7 +200,8 @@ struct _Stream {
 	guint ticks;
 };
 
-/* ---- events to the main thread ---------------------------------------------------------------- */
+/* ---- events to the main thread ----------------------------------------------------------------
+ */
 
 typedef enum {
 	EV_DTMF,
@@ -297,7 +301,8 @@ static void post_device_error(SpMediaEngine *e, const char *device, const char *
 	post(e, ev);
 }
 
-/* ---- shared statistics ------------------------------------------------------------------------ */
+/* ---- shared statistics ------------------------------------------------------------------------
+ */
 
 static Shared *shared_new(void)
 {
@@ -316,7 +321,8 @@ static void shared_unref(Shared *sh)
 	}
 }
 
-/* ---- the media thread: streams ---------------------------------------------------------------- */
+/* ---- the media thread: streams ----------------------------------------------------------------
+ */
 
 static void stream_clear_codec(Stream *st)
 {
@@ -469,8 +475,8 @@ static gboolean stream_set_codec(Stream *st, const SpMediaDesc *d)
 	st->fifo_fill = 0;
 	st->have_ssrc = FALSE;
 	st->first_packet = TRUE;
-	return st->down && st->up && st->jb && st->rx_stats && st->te_rx && st->te_tx &&
-	       st->gen && st->gen_up && st->det && st->det_down;
+	return st->down && st->up && st->jb && st->rx_stats && st->te_rx && st->te_tx && st->gen &&
+	       st->gen_up && st->det && st->det_down;
 }
 
 static void stream_update(Stream *st, const SpMediaDesc *d)
@@ -491,13 +497,14 @@ static void stream_update(Stream *st, const SpMediaDesc *d)
 	st->direction = d->direction;
 	st->local_hold = d->local_hold;
 	st->rtcp_mux = d->rtcp_mux;
-	st->has_remote = parse_address(d->remote_address, d->remote_rtp_port, &st->remote,
-				       &st->remote_len);
+	st->has_remote =
+	    parse_address(d->remote_address, d->remote_rtp_port, &st->remote, &st->remote_len);
 	if (st->has_remote) {
 		guint rtcp_port = d->rtcp_mux ? d->remote_rtp_port : d->remote_rtcp_port;
 
-		if (!parse_address(d->remote_address, rtcp_port ? rtcp_port : d->remote_rtp_port + 1,
-				   &st->remote_rtcp, &st->remote_rtcp_len))
+		if (!parse_address(d->remote_address,
+				   rtcp_port ? rtcp_port : d->remote_rtp_port + 1, &st->remote_rtcp,
+				   &st->remote_rtcp_len))
 			st->remote_rtcp = st->remote;
 	}
 	st->latch_count = 0;
@@ -507,8 +514,8 @@ static void stream_update(Stream *st, const SpMediaDesc *d)
 		st->timeout_from_us = (gint64)st->engine->tick_us;
 	st->timed_out = FALSE;
 	if (st->next_rtcp_us == 0)
-		st->next_rtcp_us = (gint64)(st->engine->tick_us +
-					    sp_rtcp_first_interval_us(g_random_double()));
+		st->next_rtcp_us =
+		    (gint64)(st->engine->tick_us + sp_rtcp_first_interval_us(g_random_double()));
 }
 
 static void stream_send_rtcp(Stream *st, gboolean bye)
@@ -555,7 +562,8 @@ static void stream_free(Stream *st)
 	g_free(st);
 }
 
-/* ---- receiving ---------------------------------------------------------------------------------- */
+/* ---- receiving ----------------------------------------------------------------------------------
+ */
 
 static void stream_on_rtcp(Stream *st, const guint8 *data, gsize len)
 {
@@ -570,9 +578,8 @@ static void stream_on_rtcp(Stream *st, const guint8 *data, gsize len)
 	if (info.has_sr && st->rx_stats != NULL)
 		sp_rtp_stats_sr_received(st->rx_stats, info.sr.ntp, (guint64)now);
 	if (info.has_block) {
-		double rtt = sp_rtcp_rtt_ms(
-		    sp_ntp_middle32(sp_ntp_from_unix_us(g_get_real_time())), info.block.lsr,
-		    info.block.dlsr);
+		double rtt = sp_rtcp_rtt_ms(sp_ntp_middle32(sp_ntp_from_unix_us(g_get_real_time())),
+					    info.block.lsr, info.block.dlsr);
 
 		st->remote_jitter_ms = (double)info.block.jitter * 1000.0 / st->clock_rate;
 		st->remote_loss_percent = info.block.fraction_lost * 100.0 / 256.0;
@@ -582,8 +589,7 @@ static void stream_on_rtcp(Stream *st, const guint8 *data, gsize len)
 }
 
 /* Whether a packet from `from` is the far end's (see the latching rule at the top). */
-static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *from,
-				     guint32 ssrc)
+static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *from, guint32 ssrc)
 {
 	if (!st->has_remote || !same_ip(from, &st->remote))
 		return FALSE;
@@ -591,6 +597,8 @@ static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *
 		st->latch_count = 0;
 		return TRUE;
 	}
+	if (g_get_monotonic_time() - st->last_ssrc_rx_us < SSRC_SILENT_US)
+		return FALSE;
 	if (st->latch_count > 0 && port_of(from) == port_of(&st->latch) &&
 	    (!st->have_ssrc || ssrc == st->remote_ssrc)) {
 		if (++st->latch_count >= LATCH_PACKETS) {
@@ -698,7 +706,8 @@ static void stream_receive(Stream *st, int fd, gboolean rtcp_port)
 	}
 }
 
-/* ---- sending ------------------------------------------------------------------------------------ */
+/* ---- sending ------------------------------------------------------------------------------------
+ */
 
 static void stream_send_packet(Stream *st, guint8 pt, gboolean marker, guint32 ts,
 			       const guint8 *payload, gsize len)
@@ -755,7 +764,8 @@ static void stream_send(Stream *st, const gint16 *pcm, guint n)
 	}
 }
 
-/* ---- playout ------------------------------------------------------------------------------------ */
+/* ---- playout ------------------------------------------------------------------------------------
+ */
 
 static void stream_detect_inband(Stream *st, const gint16 *pcm, guint n)
 {
@@ -792,10 +802,21 @@ static void stream_pull(Stream *st, guint n, guint64 now_us)
 			memset(st->fifo + st->fifo_fill, 0, samples * sizeof(gint16));
 			got = (gint)samples;
 		} else if (got < 0) {
+			const guint8 *next;
+			gsize next_len;
+
 			/* Opus conceals in 2.5 ms steps. */
 			if (st->info->id == SP_CODEC_OPUS)
 				samples -= samples % 120;
-			got = sp_codec_conceal(st->codec, st->fifo + st->fifo_fill, samples);
+			/* A lost opus frame is rebuilt from the next packet's FEC when it is here.
+			 */
+			if (r == SP_JITTER_LOST && st->info->has_fec &&
+			    sp_jitter_buffer_peek_next(st->jb, &next, &next_len))
+				got = sp_codec_decode_fec(st->codec, next, next_len,
+							  st->fifo + st->fifo_fill, samples);
+			if (got < 0)
+				got =
+				    sp_codec_conceal(st->codec, st->fifo + st->fifo_fill, samples);
 			if (got > 0)
 				st->concealed_samples += (guint)got;
 		}
@@ -817,7 +838,8 @@ static void stream_take(Stream *st, gint16 *out, guint n)
 	memmove(st->fifo, st->fifo + take, st->fifo_fill * sizeof(gint16));
 }
 
-/* ---- one tick --------------------------------------------------------------------------------- */
+/* ---- one tick ---------------------------------------------------------------------------------
+ */
 
 static void stream_publish(Stream *st)
 {
@@ -851,7 +873,8 @@ static void stream_publish(Stream *st)
 	s.remote_loss_percent = st->remote_loss_percent;
 	s.rtt_ms = st->rtt_ms;
 	s.jitter_buffer_ms = st->jb != NULL ? sp_jitter_buffer_get_delay_ms(st->jb) : 0;
-	s.concealed_ms = st->info != NULL ? st->concealed_samples * 1000 / st->info->sample_rate : 0;
+	s.concealed_ms =
+	    st->info != NULL ? st->concealed_samples * 1000 / st->info->sample_rate : 0;
 	s.dtmf_sent = st->dtmf_sent;
 	s.dtmf_received = st->dtmf_received;
 	s.xruns = st->engine->xruns;
@@ -938,7 +961,8 @@ static void stream_tick(Stream *st, const gint16 *mic, gint32 *mix, gboolean mut
 		stream_publish(st);
 }
 
-/* ---- devices ---------------------------------------------------------------------------------- */
+/* ---- devices ----------------------------------------------------------------------------------
+ */
 
 static void devices_close(SpMediaEngine *e)
 {
@@ -1046,7 +1070,8 @@ static void engine_tick(SpMediaEngine *e)
 	playback_frame(e, mix);
 }
 
-/* ---- the thread --------------------------------------------------------------------------------- */
+/* ---- the thread ---------------------------------------------------------------------------------
+ */
 
 static Stream *engine_find(SpMediaEngine *e, guint id)
 {
@@ -1088,8 +1113,8 @@ static gboolean engine_handle(SpMediaEngine *e, Msg *m)
 					st->dtmf_sent += strlen(m->digits);
 			} else {
 				for (const char *p = m->digits; *p != '\0'; p++)
-					sp_telephone_event_sender_queue(
-					    st->te_tx, *p, e->config.dtmf_duration_ms);
+					sp_telephone_event_sender_queue(st->te_tx, *p,
+									e->config.dtmf_duration_ms);
 			}
 		}
 		break;
@@ -1159,8 +1184,10 @@ static gpointer engine_thread(gpointer data)
 			break;
 		/* Streams may have gone with the messages: only poll results of live ones. */
 		for (nfds_t i = 2; i < n; i++) {
-			if ((fds[i].revents & POLLIN) && g_ptr_array_find(e->streams, owners[i], NULL))
-				stream_receive(owners[i], fds[i].fd, fds[i].fd == owners[i]->rtcp_fd);
+			if ((fds[i].revents & POLLIN) &&
+			    g_ptr_array_find(e->streams, owners[i], NULL))
+				stream_receive(owners[i], fds[i].fd,
+					       fds[i].fd == owners[i]->rtcp_fd);
 		}
 		if (fds[1].revents & POLLIN) {
 			guint64 expirations = 0;
@@ -1184,7 +1211,8 @@ static gpointer engine_thread(gpointer data)
 	return NULL;
 }
 
-/* ---- the main thread's side --------------------------------------------------------------------- */
+/* ---- the main thread's side ---------------------------------------------------------------------
+ */
 
 static void engine_send(SpMediaEngine *e, Msg *m)
 {
@@ -1220,8 +1248,8 @@ SpMediaEngine *sp_media_engine_new(const SpMediaEngineConfig *config,
 		e->front->callbacks = *callbacks;
 	e->front->user_data = engine_user_data;
 	e->front->live = g_hash_table_new(g_direct_hash, g_direct_equal);
-	e->context = context != NULL ? g_main_context_ref(context)
-				     : g_main_context_ref_thread_default();
+	e->context =
+	    context != NULL ? g_main_context_ref(context) : g_main_context_ref_thread_default();
 	e->config = *config;
 	e->capture_name = g_strdup(config->capture ? config->capture : "default");
 	e->playback_name = g_strdup(config->playback ? config->playback : "default");

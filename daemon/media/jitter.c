@@ -635,6 +635,15 @@ SpJitterGetResult sp_jitter_buffer_get(SpJitterBuffer *jb, guint64 now_us, SpJit
 	return conceal(jb, frame, TRUE, SP_JITTER_EMPTY);
 }
 
+gboolean sp_jitter_buffer_peek_next(const SpJitterBuffer *jb, const guint8 **payload, gsize *len)
+{
+	if (jb->state != STATE_PLAYING || !slot_is_at(jb, 0, jb->t))
+		return FALSE;
+	*payload = jb->slots[0].data;
+	*len = jb->slots[0].len;
+	return TRUE;
+}
+
 guint sp_jitter_buffer_get_frame_duration(const SpJitterBuffer *jb)
 {
 	return jb->frame_dur;

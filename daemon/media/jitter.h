@@ -86,6 +86,12 @@ SpJitterPutResult sp_jitter_buffer_put(SpJitterBuffer *jb, guint16 seq, guint32 
 SpJitterGetResult sp_jitter_buffer_get(SpJitterBuffer *jb, guint64 now_us, SpJitterFrame *frame);
 
 /* The packet duration in timestamp units (what the next LOST/EMPTY frame covers). */
+/*
+ * Right after a LOST frame: the packet that follows the hole, when it is already held, so that a
+ * codec with forward error correction (opus) can rebuild the lost frame from it. The payload
+ * stays valid until the next call on the buffer; the packet is still played in its turn.
+ */
+gboolean sp_jitter_buffer_peek_next(const SpJitterBuffer *jb, const guint8 **payload, gsize *len);
 guint sp_jitter_buffer_get_frame_duration(const SpJitterBuffer *jb);
 /* The current playout delay in ms (GetAudioStatistics' jitterBufferMs); 0 when not playing. */
 guint sp_jitter_buffer_get_delay_ms(const SpJitterBuffer *jb);
