@@ -148,12 +148,31 @@ static gboolean fail_at(Load *l, guint line, const char *group, const char *key,
 	return FALSE;
 }
 
+/* The escapes g_key_file_get_string() decodes: \s \n \t \r \\, no lone backslash at the end. */
+static gboolean valid_escapes(const char *raw)
+{
+	for (const char *p = raw; *p != '\0'; p++) {
+		if (*p != '\\')
+			continue;
+		if (p[1] == '\0' || strchr("sntr\\", p[1]) == NULL)
+			return FALSE;
+		p++;
+	}
+	return TRUE;
+}
+
 /* The value as GKeyFile decodes it (escapes such as \s), without quoting it on failure. */
 static char *get_value(Load *l, Entry *e, GError **error)
 {
 	g_autoptr(GError) e2 = NULL;
-	char *value = g_key_file_get_string(l->kf, e->group, e->key, &e2);
+	char *raw = g_key_file_get_value(l->kf, e->group, e->key, NULL);
+	gboolean escapes_ok = raw != NULL && valid_escapes(raw);
+	char *value;
 
+	sp_config_secret_free(raw);
+	/* Checked first: GLib 2.74 sets its GError twice (and warns) on a bad escape followed
+	 * by a trailing backslash. */
+	value = escapes_ok ? g_key_file_get_string(l->kf, e->group, e->key, &e2) : NULL;
 	/* On a bad escape GKeyFile sets the error and still returns a string. */
 	if (value == NULL || e2 != NULL) {
 		sp_config_secret_free(value);

@@ -52,6 +52,19 @@ char *sp_config_quote(const char *value);
 /* Frees a string that held a secret, overwriting it first. */
 void sp_config_secret_free(char *secret);
 
+/* Records what became of a SipEndpoint.config setting (copies every string). */
+void sp_config_add_mapping(SpConfig *config, SpConfigMappingKind kind, const char *setting,
+			   int line, int column, const char *value, const char *key,
+			   const char *mapped, const char *note);
+
+/*
+ * sp_config_load() of a file already in memory: data[length] must be NUL (the file may hold
+ * no other). A UTF-8 byte order mark is skipped, UTF-16 refused, and the format found by the
+ * first character that is not a blank. path names the file in messages and is where relative
+ * paths in it are taken from. Used by sp_config_load() and the fuzz targets.
+ */
+SpConfig *sp_config_load_data(const char *path, const char *data, gsize length, GError **error);
+
 /* The two formats; data is NUL-terminated, without a byte order mark. */
 SpConfig *sp_config_load_keyfile(const char *path, const char *data, gsize length, GError **error);
 SpConfig *sp_config_load_xml(const char *path, const char *data, gsize length, GError **error);

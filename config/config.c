@@ -1075,6 +1075,33 @@ gboolean sp_config_check(SpConfig *config, GHashTable *present, SpConfigGroup *g
 
 /* ---- SpConfig ---------------------------------------------------------------------------- */
 
+static void mapping_free(SpConfigMapping *m)
+{
+	g_free(m->setting);
+	g_free(m->value);
+	g_free(m->key);
+	g_free(m->mapped);
+	g_free(m->note);
+	g_free(m);
+}
+
+void sp_config_add_mapping(SpConfig *config, SpConfigMappingKind kind, const char *setting,
+			   int line, int column, const char *value, const char *key,
+			   const char *mapped, const char *note)
+{
+	SpConfigMapping *m = g_new0(SpConfigMapping, 1);
+
+	m->kind = kind;
+	m->setting = g_strdup(setting);
+	m->line = line;
+	m->column = column;
+	m->value = g_strdup(value);
+	m->key = g_strdup(key);
+	m->mapped = g_strdup(mapped);
+	m->note = g_strdup(note);
+	g_ptr_array_add(config->mappings, m);
+}
+
 SpConfig *sp_config_new(void)
 {
 	SpConfig *c = g_new0(SpConfig, 1);
@@ -1098,6 +1125,7 @@ SpConfig *sp_config_new(void)
 	c->connections = g_ptr_array_new_with_free_func((GDestroyNotify)sp_connection_config_free);
 	c->warnings = g_ptr_array_new_with_free_func(g_free);
 	c->connection_defaults = sp_connection_config_new();
+	c->mappings = g_ptr_array_new_with_free_func((GDestroyNotify)mapping_free);
 	return c;
 }
 
@@ -1116,27 +1144,19 @@ void sp_config_free(SpConfig *c)
 	if (c->warnings != NULL)
 		g_ptr_array_unref(c->warnings);
 	sp_connection_config_free(c->connection_defaults);
+	g_free(c->layout);
+	if (c->mappings != NULL)
+		g_ptr_array_unref(c->mappings);
 	g_free(c);
 }
 
-SpConfig *sp_config_load(const char *path, GError **error)
+SpConfig *sp_config_load_data(const char *path, const char *data, gsize length, GError **error)
 {
-	g_autofree char *data = NULL;
-	g_autoptr(GError) e = NULL;
-	const char *text;
+	const char *text = data;
+	gsize len = length;
 	const char *p;
-	gsize len = 0;
 	SpConfig *config;
 
-	if (path == NULL || *path == '\0') {
-		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_IO, "no configuration file");
-		return NULL;
-	}
-	if (!read_bounded(path, SP_CONFIG_MAX_FILE_SIZE, &data, &len, &e)) {
-		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_IO, "%s", e->message);
-		return NULL;
-	}
-	text = data;
 	if (len >= 2 && ((guchar)data[0] == 0xff || (guchar)data[0] == 0xfe) &&
 	    ((guchar)data[1] == 0xff || (guchar)data[1] == 0xfe)) {
 		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_PARSE,
@@ -1162,6 +1182,27 @@ SpConfig *sp_config_load(const char *path, GError **error)
 		g_free(config->path);
 		config->path = g_strdup(path);
 	}
+	return config;
+}
+
+SpConfig *sp_config_load(const char *path, GError **error)
+{
+	g_autofree char *data = NULL;
+	g_autoptr(GError) e = NULL;
+	SpConfig *config;
+	gsize len = 0;
+
+	if (path == NULL || *path == '\0') {
+		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_IO, "no configuration file");
+		return NULL;
+	}
+	if (!read_bounded(path, SP_CONFIG_MAX_FILE_SIZE, &data, &len, &e)) {
+		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_IO, "%s", e->message);
+		return NULL;
+	}
+	config = sp_config_load_data(path, data, len, error);
+	/* The text may hold passwords. */
+	explicit_bzero(data, len);
 	return config;
 }
 

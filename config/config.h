@@ -89,6 +89,23 @@ typedef struct {
 	guint dtmf_gap_ms;       /* between digits; default 70 */
 } SpAudioConfig;
 
+/* What became of one setting of a SipEndpoint.config, for --check-config. */
+typedef enum {
+	SP_CONFIG_MAPPED,      /* it set a softphoned key */
+	SP_CONFIG_UNSUPPORTED, /* it asks for a feature softphoned does not have yet */
+	SP_CONFIG_IGNORED,     /* softphoned has no use for it, or it asks for nothing */
+} SpConfigMappingKind;
+
+typedef struct {
+	SpConfigMappingKind kind;
+	char *setting; /* "proxies/proxy0/reg_timeout", "Connectivity 0 server" */
+	int line, column;
+	char *value;   /* as written; NULL for a password or a setting without a value */
+	char *key;     /* SP_CONFIG_MAPPED: "[connection 0] reregister-in-seconds" */
+	char *mapped;  /* SP_CONFIG_MAPPED: the value given to key; NULL for a password */
+	char *note;    /* how it was converted, or why it was ignored; may be NULL */
+} SpConfigMapping;
+
 typedef struct {
 	char *path; /* the file it came from, or NULL */
 	SpDaemonConfig daemon;
@@ -99,12 +116,19 @@ typedef struct {
 	/* The [policy] defaults of the connection keys (keepalive-interval, retry-min, ...): a
 	 * template for connections added at run time (copy it, then set id and the rest). */
 	SpConnectionConfig *connection_defaults;
+	/* A SipEndpoint.config: the layout recognised ("8.5+ (Container Genesys, <settings>)")
+	 * and what became of each setting, in file order. NULL and empty for a key file. */
+	char *layout;
+	GPtrArray *mappings; /* SpConfigMapping*, owned */
 } SpConfig;
 
 SpConfig *sp_config_new(void); /* all defaults, no connections */
 void sp_config_free(SpConfig *config);
 /* Detects the format by content (XML or key file). Errors name file, line/element and key. */
 SpConfig *sp_config_load(const char *path, GError **error);
+/* For --check-config: what a SipEndpoint.config's settings became (mapped, not supported yet,
+ * ignored), passwords hidden; "" for a key file. */
+char *sp_config_describe(const SpConfig *config);
 /* The default path of SPEC §5 that exists, or NULL. */
 char *sp_config_default_path(void);
 

@@ -189,9 +189,13 @@ int main(int argc, char **argv)
 		config = sp_config_new();
 	}
 	if (check_config) {
+		g_autofree char *mapping = sp_config_describe(config);
+
 		for (guint i = 0; i < config->warnings->len; i++)
 			fprintf(stderr, "softphoned: warning: %s\n",
 				(const char *)g_ptr_array_index(config->warnings, i));
+		/* A SipEndpoint.config: what each setting became, for a migrating admin. */
+		fputs(mapping, stdout);
 		printf("%s: OK (%u connections)\n", config_path ? config_path : "(defaults)",
 		       config->connections->len);
 		return SP_EXIT_OK;

@@ -181,8 +181,13 @@ static void assert_configs_equal(const SpConfig *a, const SpConfig *b)
 	g_assert_cmpint(a->policy.dtmf_method, ==, b->policy.dtmf_method);
 	g_assert_cmpuint(a->policy.invite_failover_timeout_ms, ==,
 			 b->policy.invite_failover_timeout_ms);
+	g_assert_cmpuint(a->policy.rtp_inactivity_timeout_ms, ==,
+			 b->policy.rtp_inactivity_timeout_ms);
 	g_assert_cmpstr(a->audio.capture, ==, b->audio.capture);
 	g_assert_cmpstr(a->audio.playback, ==, b->audio.playback);
+	g_assert_true(g_strv_equal((const char *const *)a->audio.codecs,
+				   (const char *const *)b->audio.codecs));
+	g_assert_cmpuint(a->audio.ptime_ms, ==, b->audio.ptime_ms);
 	assert_connections_equal(a->connection_defaults, b->connection_defaults);
 	g_assert_cmpuint(a->connections->len, ==, b->connections->len);
 	for (guint i = 0; i < a->connections->len; i++)
@@ -858,6 +863,14 @@ static void test_errors_values(Fixture *f, gconstpointer data)
 	expect_error(f, CONN0 "display-name=a\\qb\n", SP_CONFIG_ERROR_INVALID,
 		     "4: [connection 0] display-name: not valid UTF-8, or holds an invalid escape "
 		     "sequence (write a backslash as \\\\)");
+	/* Found by fuzzing: GLib's own check warns of a GError set twice on these (fatal under
+	 * G_DEBUG=fatal-warnings). */
+	expect_error(f, CONN0 "display-name=a\\qb\\\n", SP_CONFIG_ERROR_INVALID,
+		     "4: [connection 0] display-name: not valid UTF-8, or holds an invalid escape "
+		     "sequence (write a backslash as \\\\)");
+	expect_error(f, CONN0 "display-name=ab\\\n", SP_CONFIG_ERROR_INVALID,
+		     "4: [connection 0] display-name: not valid UTF-8, or holds an invalid escape "
+		     "sequence (write a backslash as \\\\)");
 }
 
 static void test_errors_retry(Fixture *f, gconstpointer data)
@@ -1103,8 +1116,11 @@ static void assert_no_secret(Fixture *f, const char *text, const char *secret)
 	g_autoptr(SpConfig) config = load_text(f, text, &error);
 
 	if (config != NULL) {
+		g_autofree char *described = sp_config_describe(config);
+
 		for (guint i = 0; i < config->warnings->len; i++)
 			g_assert_null(strstr(g_ptr_array_index(config->warnings, i), secret));
+		g_assert_null(strstr(described, secret));
 	}
 	if (error != NULL) {
 		if (g_test_verbose())
@@ -1137,6 +1153,19 @@ static void test_secrets_never_in_messages(Fixture *f, gconstpointer data)
 			 "</Container><Container name=\"Genesys\"><domain name=\"proxies\">"
 			 "<section name=\"proxy0\"><setting name=\"pass_word\" "
 			 "value=\"TOPSECRET\"/></section></domain></Container></C>",
+			 "TOPSECRET");
+	/* Passwords wherever the SDK has them: proxies, mailboxes, unknown places. */
+	assert_no_secret(f,
+			 "<C><Container name=\"Basic\"><Connectivity user=\"1\" server=\"a\"/>"
+			 "</Container><Container name=\"Genesys\"><settings>"
+			 "<domain name=\"proxies\"><section name=\"proxy0\">"
+			 "<setting name=\"password\" value=\"TOPSECRET\"/>"
+			 "<section name=\"mailbox\"><setting name=\"password\" "
+			 "value=\"TOPSECRET\"/></section></section></domain>"
+			 "<domain name=\"mailboxes\"><section name=\"mailbox0\">"
+			 "<setting name=\"Password\" value=\"TOPSECRET\"/></section></domain>"
+			 "<domain name=\"x\"><setting name=\"y:auth_password\" "
+			 "value=\"TOPSECRET\"/></domain></settings></Container></C>",
 			 "TOPSECRET");
 	g_assert_false(sp_connection_config_set(c, "password", "TOPSECRET\r\n", &error));
 	g_assert_null(strstr(error->message, "TOPSECRET"));
@@ -1173,6 +1202,7 @@ static void test_xml_two_sites(Fixture *f, gconstpointer data)
 	g_assert_cmpint(connection(xml, 0)->protocol, ==, SP_TRANSPORT_UDP);
 	g_assert_cmpstr(connection(xml, 0)->password, ==, "site-a-secret");
 	g_assert_true(g_str_has_suffix(connection(xml, 0)->password_file, "site-a.password"));
+	/* reg_timeout is the SDK's registration expiry; reg-timeout softphoned's own key. */
 	g_assert_cmpuint(connection(xml, 0)->reregister_in_seconds, ==, 10);
 	g_assert_cmpuint(connection(xml, 0)->reg_timeout_ms, ==, 30000);
 	g_assert_cmpuint(connection(xml, 0)->keepalive_interval_ms, ==, 4000);
@@ -1184,45 +1214,544 @@ static void test_xml_two_sites(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(connection(xml, 1)->display_name, ==, "Agent 5001");
 }
 
-static void test_xml_sdk_full(Fixture *f, gconstpointer data)
+/* Warnings without the file name in front, in order. */
+static void assert_warnings(const SpConfig *config, const char *const *expected, gsize n)
 {
-	g_autoptr(SpConfig) config = load_data("sdk-full.config");
-	static const char *const expected[] = {
-	    ":11:7: section \"endpoint\" in domain \"policy\" ignored (not supported)",
-	    ":23:9: unknown setting \"reject_session_when_headset_na\" in section \"session\" "
-	    "ignored",
-	    ":24:9: unknown setting \"sip_code_when_headset_na\" in section \"session\" ignored",
-	    ":26:9: unknown setting \"agc_mode\" in section \"session\" ignored",
-	    ":28:7: section \"device\" in domain \"policy\" ignored (not supported)",
-	    ":35:5: domain \"codecs\" ignored (not supported)",
-	    ":46:9: unknown setting \"reg_interval\" in section \"proxy0\" ignored",
-	    ":47:9: unknown setting \"reg_match_received_rport\" in section \"proxy0\" ignored",
-	    ":50:9: unknown setting \"nat\" in section \"proxy0\" ignored",
-	    ":54:9: unknown setting \"mailbox\" in section \"proxy0\" ignored",
-	    ":61:9: unknown setting \"reg_interval\" in section \"proxy1\" ignored",
-	    ":66:5: domain \"mailboxes\" ignored (not supported)",
-	    ":72:5: domain \"system\" ignored (not supported)",
-	};
-
-	/* One warning each, in document order; never an error. */
-	g_assert_cmpuint(config->warnings->len, ==, G_N_ELEMENTS(expected));
-	for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+	for (guint i = 0; i < config->warnings->len; i++)
+		g_test_message("warning: %s", (const char *)g_ptr_array_index(config->warnings, i));
+	g_assert_cmpuint(config->warnings->len, ==, n);
+	for (gsize i = 0; i < n; i++) {
 		const char *w = g_ptr_array_index(config->warnings, i);
 
 		g_assert_true(g_str_has_prefix(w, config->path));
 		g_assert_cmpstr(w + strlen(config->path), ==, expected[i]);
 	}
+}
+
+static const SpConfigMapping *find_mapping(const SpConfig *config, const char *setting)
+{
+	const SpConfigMapping *found = NULL;
+
+	for (guint i = 0; i < config->mappings->len; i++) {
+		const SpConfigMapping *m = g_ptr_array_index(config->mappings, i);
+
+		if (strcmp(m->setting, setting) == 0)
+			found = m;
+	}
+	if (found == NULL)
+		g_error("no mapping of %s", setting);
+	return found;
+}
+
+static void assert_mapped(const SpConfig *config, const char *setting, const char *key,
+			  const char *mapped)
+{
+	const SpConfigMapping *m = find_mapping(config, setting);
+
+	g_assert_cmpint(m->kind, ==, SP_CONFIG_MAPPED);
+	g_assert_cmpstr(m->key, ==, key);
+	g_assert_cmpstr(m->mapped, ==, mapped);
+}
+
+static void assert_codecs(const SpConfig *config, const char *expected)
+{
+	g_autofree char *joined = g_strjoinv(",", config->audio.codecs);
+
+	g_assert_cmpstr(joined, ==, expected);
+}
+
+/* The 8.5+ layout with every setting softphoned maps: each lands in the struct. */
+static void test_xml_sdk_85(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_data("sdk-85.config");
+	static const char *const expected[] = {
+	    ":16:11: policy/endpoint/public_address=\"192.0.2.7\": not supported yet (a public "
+	    "address in Contact, Via and SDP), ignored",
+	    ":17:11: policy/endpoint/include_os_version_in_user_agent_header=\"1\": not "
+	    "supported yet (the OS version in User-Agent), ignored",
+	    ":22:11: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
+	    "(softphoned binds a free port)), ignored",
+	    ":23:11: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
+	    "(softphoned binds a free port)), ignored",
+	    ":24:11: policy/endpoint/signaling_qos=\"24\": not supported yet (DSCP marking of SIP "
+	    "packets), ignored",
+	    ":25:11: policy/endpoint/audio_qos=\"46\": not supported yet (DSCP marking of RTP "
+	    "packets), ignored",
+	    ":33:11: policy/session/reject_session_when_headset_na=\"1\": not supported yet "
+	    "(rejecting calls while no headset is plugged in), ignored",
+	    ":35:11: policy/session/sip_code_when_headset_na=\"480\": not supported yet "
+	    "(rejecting calls while no headset is plugged in), ignored",
+	    ":60:13: proxies/proxy0/nat/stun_server=\"stun.example.net\": not supported yet (NAT "
+	    "traversal (ICE, STUN, TURN)), ignored",
+	    ":64:13: proxies/proxy0/mailbox/password: not supported yet (voicemail "
+	    "(message-waiting) subscriptions), ignored",
+	    ": codecs not supported yet, left out of [audio] codecs: G729",
+	};
+	const SpConnectionConfig *a, *b;
+
+	assert_warnings(config, expected, G_N_ELEMENTS(expected));
+	g_assert_cmpstr(config->layout, ==, "8.5+ (<settings> in Container \"Genesys\")");
+
+	/* Basic: the commented-out Connectivity is none; blanks around '='. */
 	g_assert_cmpuint(config->connections->len, ==, 2);
-	/* Attribute values are trimmed, as in the SDK's own example (server=" SipServer2:port2").
-	 */
+	a = connection(config, 0);
+	b = connection(config, 1);
+	g_assert_cmpstr(a->user, ==, "7001");
+	g_assert_cmpstr(a->server, ==, "sip-a.example.net:5060");
+	g_assert_cmpint(a->protocol, ==, SP_TRANSPORT_UDP);
+	g_assert_cmpstr(b->server, ==, "sip-b.example.net:5070");
+	g_assert_cmpint(b->protocol, ==, SP_TRANSPORT_TCP);
+	/* proxies/proxyN */
+	g_assert_cmpstr(a->display_name, ==, "Agent 7001");
+	g_assert_cmpstr(b->display_name, ==, "Agent 7001 (B)");
+	g_assert_cmpstr(a->password, ==, "s3cret-a");
+	g_assert_null(b->password);
+	g_assert_cmpuint(a->reregister_in_seconds, ==, 120);
+	g_assert_cmpuint(b->reregister_in_seconds, ==, 240);
+	g_assert_cmpuint(a->reg_timeout_ms, ==, 0);
+	g_assert_cmpuint(a->retry_max_ms, ==, 15000);
+	g_assert_cmpuint(b->retry_max_ms, ==, 60000);
+	g_assert_cmpuint(a->retry_min_ms, ==, 1000);
+	/* policy/endpoint */
+	g_assert_cmpuint(config->daemon.rtp_port_min, ==, 9002);
+	g_assert_cmpuint(config->daemon.rtp_port_max, ==, 9999);
+	g_assert_cmpuint(config->policy.rtp_inactivity_timeout_ms, ==, 45000);
+	/* policy/session */
+	g_assert_true(config->policy.auto_answer);
+	g_assert_cmpint(config->policy.dtmf_method, ==, SP_DTMF_INBAND);
+	/* policy/device */
+	g_assert_cmpstr(config->audio.capture, ==, "plughw:1,0");
+	g_assert_cmpstr(config->audio.playback, ==, "plughw:2,0");
+	/* policy/codecs: by priority; 0 disables; G729 left out */
+	assert_codecs(config, "PCMA,PCMU,opus");
+	/* system */
+	g_assert_cmpstr(config->daemon.log_level, ==, "debug");
+
+	/* What --check-config shows. */
+	assert_mapped(config, "proxies/proxy0/reg_timeout", "[connection 0] reregister-in-seconds",
+		      "120");
+	assert_mapped(config, "proxies/proxy1/reg_interval", "[connection 1] retry-max", "60");
+	assert_mapped(config, "policy/endpoint/rtp_port_min", "[daemon] rtp-port-min", "9002");
+	assert_mapped(config, "system/diagnostics/log_level", "[daemon] log-level", "debug");
+	assert_mapped(config, "Connectivity 1 server", "[connection 1] server",
+		      "sip-b.example.net:5070");
+	assert_mapped(config, "policy/codecs/pcma", "[audio] codecs", "PCMA");
+	assert_mapped(config, "proxies/proxy0/password", "[connection 0] password", NULL);
+	g_assert_null(find_mapping(config, "proxies/proxy0/password")->value);
+	g_assert_null(find_mapping(config, "proxies/proxy0/mailbox/password")->value);
+	g_assert_cmpint(find_mapping(config, "policy/endpoint/public_address")->kind, ==,
+			SP_CONFIG_UNSUPPORTED);
+	g_assert_cmpint(find_mapping(config, "system/security/use_srtp")->kind, ==,
+			SP_CONFIG_IGNORED);
+	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
+			SP_CONFIG_UNSUPPORTED);
+	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
+	g_assert_cmpint(find_mapping(config, "policy/session/echo_control")->kind, ==,
+			SP_CONFIG_IGNORED);
+}
+
+/* The same file with CRLF line ends and a byte order mark: the same config, the same
+ * positions. */
+static void test_xml_crlf_bom(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) lf = load_data("sdk-85.config");
+	g_autofree char *path = source_path("tests", "unit", "config-data", "sdk-85.config", NULL);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	g_autofree char *crlf = NULL;
+	g_autofree char *bom = NULL;
+	g_autoptr(SpConfig) config = NULL;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	lines = g_strsplit(text, "\n", -1);
+	crlf = g_strjoinv("\r\n", lines);
+	bom = g_strconcat("\xef\xbb\xbf", crlf, NULL);
+	config = load_ok(f, bom);
+	assert_configs_equal(config, lf);
+	g_assert_cmpstr(config->daemon.log_level, ==, "debug");
+	assert_codecs(config, "PCMA,PCMU,opus");
+	g_assert_cmpuint(config->warnings->len, ==, lf->warnings->len);
+	for (guint i = 0; i < lf->warnings->len; i++) {
+		const char *a = g_ptr_array_index(config->warnings, i);
+		const char *b = g_ptr_array_index(lf->warnings, i);
+
+		g_assert_cmpstr(a + strlen(config->path), ==, b + strlen(lf->path));
+	}
+	g_assert_cmpuint(config->mappings->len, ==, lf->mappings->len);
+	for (guint i = 0; i < lf->mappings->len; i++) {
+		const SpConfigMapping *a = g_ptr_array_index(config->mappings, i);
+		const SpConfigMapping *b = g_ptr_array_index(lf->mappings, i);
+
+		g_assert_cmpstr(a->setting, ==, b->setting);
+		g_assert_cmpint(a->line, ==, b->line);
+		g_assert_cmpint(a->column, ==, b->column);
+		g_assert_cmpstr(a->value, ==, b->value);
+	}
+}
+
+/* The 8.1 layout: CounterPath's schema in Container "Cp". */
+static void test_xml_cp_81(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_data("sdk-81-cp.config");
+	static const char *const expected[] = {
+	    ": 1 setting not known to softphoned ignored: system/network/use_rport (see "
+	    "softphoned --check-config)",
+	};
+
+	assert_warnings(config, expected, G_N_ELEMENTS(expected));
+	g_assert_cmpstr(config->layout, ==, "8.1 (CounterPath <settings> in Container \"Cp\")");
+	g_assert_cmpuint(config->connections->len, ==, 2);
+	g_assert_cmpstr(connection(config, 0)->server, ==, "SipServer1:5060");
+	/* Attribute values are trimmed, as in the SDK's own example (server=" SipServer2:port2"). */
+	g_assert_cmpstr(connection(config, 1)->server, ==, "SipServer2:5060");
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 300);
+	g_assert_cmpuint(connection(config, 1)->reregister_in_seconds, ==, 600);
+	g_assert_cmpstr(connection(config, 0)->display_name, ==, "DN one");
+	g_assert_false(config->policy.auto_answer);
+	g_assert_cmpint(config->policy.dtmf_method, ==, SP_DTMF_RFC4733);
+
+	/* CounterPath's flat names are the same paths. */
+	g_clear_pointer(&config, sp_config_free);
+	config = load_ok(f, "<Container><Container name=\"Basic\">"
+			    "<Connectivity user=\"1\" server=\"a\"/></Container>"
+			    "<Container name=\"Cp\"><settings xmlns=\"http://www.counterpath.com/cps\">"
+			    "<setting name=\"proxies:proxy0:reregister_in_seconds\" value=\"77\"/>"
+			    "<domain name=\"policy\">"
+			    "<setting name=\"session:auto_answer\" value=\"1\"/></domain>"
+			    "</settings></Container></Container>");
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 77);
+	g_assert_true(config->policy.auto_answer);
+	g_assert_cmpuint(config->warnings->len, ==, 0);
+}
+
+/* A Connectivity in a comment configures nothing, and proxy0 then has no connection. */
+static void test_xml_comment_only(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_data("sdk-comment-only.config");
+	static const char *const expected[] = {
+	    ": no <Connectivity> in <Container name=\"Basic\">: no connection configured",
+	    ":9:9: <section name=\"proxy0\">: there is no connection 0 (0 <Connectivity> in "
+	    "<Container name=\"Basic\">): its settings are ignored",
+	};
+
+	assert_warnings(config, expected, G_N_ELEMENTS(expected));
+	g_assert_cmpuint(config->connections->len, ==, 0);
+	g_assert_cmpint(find_mapping(config, "proxies/proxy0/reg_timeout")->kind, ==,
+			SP_CONFIG_IGNORED);
+}
+
+/* The older layout of the seed's example: domains straight in the Genesys container. */
+static void test_xml_sdk_full(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_data("sdk-full.config");
+	static const char *const expected[] = {
+	    ":14:9: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
+	    "(softphoned binds a free port)), ignored",
+	    ":15:9: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
+	    "(softphoned binds a free port)), ignored",
+	    ":19:9: policy/endpoint/sip_transaction_timeout=\"4000\": not supported yet (one "
+	    "timeout for every SIP transaction (reg-timeout covers REGISTER)), ignored",
+	    ":31:9: policy/device/headset_name=\"Plantronics\": not supported yet (headset "
+	    "detection), ignored",
+	    ":32:9: policy/device/use_headset=\"1\": not supported yet (headset detection), "
+	    "ignored",
+	};
+
+	/* One warning each, in document order; never an error. */
+	assert_warnings(config, expected, G_N_ELEMENTS(expected));
+	g_assert_cmpstr(config->layout, ==, "<domain>s straight in a Container");
+	g_assert_cmpuint(config->connections->len, ==, 2);
 	g_assert_cmpstr(connection(config, 1)->server, ==, "sip-b.example.net:5060");
-	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 10);
-	g_assert_cmpuint(connection(config, 1)->reregister_in_seconds, ==, 20);
-	g_assert_cmpuint(connection(config, 0)->reg_timeout_ms, ==, 1800000);
+	/* reg_timeout decides the expiry over reregister_in_seconds of the same section. */
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 1800);
+	g_assert_cmpuint(connection(config, 1)->reregister_in_seconds, ==, 1800);
+	g_assert_cmpuint(connection(config, 0)->reg_timeout_ms, ==, 0);
+	g_assert_cmpuint(connection(config, 0)->retry_max_ms, ==, 30000);
 	g_assert_null(connection(config, 0)->password); /* value="" sets nothing */
 	g_assert_null(connection(config, 0)->display_name);
 	g_assert_false(config->policy.auto_answer);
 	g_assert_cmpint(config->policy.dtmf_method, ==, SP_DTMF_RFC4733);
+	g_assert_cmpuint(config->daemon.rtp_port_min, ==, 9000);
+	g_assert_cmpuint(config->policy.rtp_inactivity_timeout_ms, ==, 30000);
+	/* The codecs domain's entries, in their order; telephone-event is always offered. */
+	assert_codecs(config, "opus,PCMU,PCMA,G722");
+	g_assert_cmpstr(config->daemon.log_level, ==, "debug");
+	g_assert_cmpstr(config->audio.capture, ==, "default");
+}
+
+/* Blanks around '=', in every place GMarkup sees an attribute. */
+static void test_xml_spaces_around_equals(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config =
+	    load_ok(f, "<SipEndpoint xmlns = \"http://schemas.genesyslab.com/2009/sipendpoint\">\n"
+		       "<Container name =\"Basic\">\n"
+		       "<Connectivity user= \"DN1\" server = \"SipServer1:5060\"\tprotocol\t=\t'TCP'/>\n"
+		       "</Container>\n"
+		       "<Container name= \"Genesys\"><settings version = \"1.0\">\n"
+		       "<domain name =\"policy\"><section name= \"session\">\n"
+		       "<setting name = \"auto_answer\"\n value =\r\n \"1\"/>\n"
+		       "</section></domain></settings></Container></SipEndpoint>\n");
+
+	g_assert_cmpuint(config->warnings->len, ==, 0);
+	g_assert_cmpstr(connection(config, 0)->server, ==, "SipServer1:5060");
+	g_assert_cmpint(connection(config, 0)->protocol, ==, SP_TRANSPORT_TCP);
+	g_assert_true(config->policy.auto_answer);
+	g_assert_cmpint(find_mapping(config, "policy/session/auto_answer")->line, ==, 7);
+	g_assert_cmpint(find_mapping(config, "policy/session/auto_answer")->column, ==, 1);
+}
+
+/* Sections in sections (proxy0 → nat, mailbox), settings in settings: the proxy's own settings
+ * before and after them still count, and nothing in them leaks out. */
+static void test_xml_nested(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_ok(
+	    f, "<SipEndpoint><Container name=\"Basic\">\n"
+	       "<Connectivity user=\"1\" server=\"a\"/></Container>\n"
+	       "<Container name=\"Genesys\"><settings><domain name=\"proxies\">\n"
+	       "<section name=\"proxy0\">\n"
+	       "  <setting name=\"reg_timeout\" value=\"90\"/>\n"
+	       "  <section name=\"nat\"><section name=\"turn\">\n"
+	       "    <setting name=\"reg_timeout\" value=\"5\"/></section>\n"
+	       "    <setting name=\"ice_enabled\" value=\"0\"/></section>\n"
+	       "  <setting name=\"mailbox\" value=\"\">\n"
+	       "    <setting name=\"display_name\" value=\"Voicemail\"/>\n"
+	       "    <setting name=\"reg_interval\" value=\"1\"/>\n"
+	       "  </setting>\n"
+	       "  <setting name=\"display_name\" value=\"Agent\"/>\n"
+	       "  <setting name=\"reg_interval\" value=\"10\"/>\n"
+	       "</section></domain></settings></Container></SipEndpoint>\n");
+
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 90);
+	g_assert_cmpstr(connection(config, 0)->display_name, ==, "Agent");
+	g_assert_cmpuint(connection(config, 0)->retry_max_ms, ==, 10000);
+	g_assert_cmpint(find_mapping(config, "proxies/proxy0/nat/turn/reg_timeout")->kind, ==,
+			SP_CONFIG_UNSUPPORTED);
+	g_assert_cmpint(find_mapping(config, "proxies/proxy0/mailbox/display_name")->kind, ==,
+			SP_CONFIG_UNSUPPORTED);
+	g_assert_cmpint(find_mapping(config, "proxies/proxy0/mailbox/display_name")->line, ==,
+			10);
+	/* Reported once by feature; ice_enabled is off. */
+	g_assert_cmpuint(config->warnings->len, ==, 2);
+	g_assert_true(has_warning(config, ":7:5: proxies/proxy0/nat/turn/reg_timeout=\"5\": not "
+					  "supported yet (NAT traversal"));
+	g_assert_true(has_warning(config, ":10:5: proxies/proxy0/mailbox/display_name="
+					  "\"Voicemail\": not supported yet"));
+}
+
+#define SDK_HEAD                                                                                   \
+	"<SipEndpoint><Container name=\"Basic\"><Connectivity user=\"1\" server=\"a\"/>"           \
+	"</Container><Container name=\"Genesys\"><settings>"
+#define SDK_TAIL "</settings></Container></SipEndpoint>"
+#define PROXY0(settings)                                                                           \
+	SDK_HEAD "<domain name=\"proxies\"><section name=\"proxy0\">" settings                       \
+		 "</section></domain>" SDK_TAIL
+
+/* reg_timeout: the expiry when numeric; empty, 0 or not a number is the SDK's standalone
+ * mode, which softphoned lacks: a warning, and the default expiry. */
+static void test_xml_reg_timeout(Fixture *f, gconstpointer data)
+{
+	static const char *const standalone[] = {"", "0", "often", "-5", "1.5"};
+	g_autoptr(SpConfig) config = NULL;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(standalone); i++) {
+		g_autofree char *text = g_strdup_printf(
+		    PROXY0("<setting name=\"reg_timeout\" value=\"%s\"/>"), standalone[i]);
+
+		config = load_ok(f, text);
+		g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 3600);
+		g_assert_cmpuint(config->warnings->len, ==, 1);
+		g_assert_true(has_warning(config, "proxies/proxy0/reg_timeout: empty, 0 or not a "
+						  "number: the SDK's standalone mode"));
+		g_assert_cmpint(find_mapping(config, "proxies/proxy0/reg_timeout")->kind, ==,
+				SP_CONFIG_UNSUPPORTED);
+		g_clear_pointer(&config, sp_config_free);
+	}
+	/* Numeric reg_timeout wins over reregister_in_seconds, before or after it. */
+	config = load_ok(f, PROXY0("<setting name=\"reregister_in_seconds\" value=\"20\"/>"
+				   "<setting name=\"reg_timeout\" value=\" 600 \"/>"));
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 600);
+	g_clear_pointer(&config, sp_config_free);
+	config = load_ok(f, PROXY0("<setting name=\"reg_timeout\" value=\"600\"/>"
+				   "<setting name=\"reregister_in_seconds\" value=\"20\"/>"));
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 600);
+	g_assert_cmpuint(config->warnings->len, ==, 0);
+	g_clear_pointer(&config, sp_config_free);
+	/* Without a numeric reg_timeout, reregister_in_seconds counts. */
+	config = load_ok(f, PROXY0("<setting name=\"reg_timeout\" value=\"\"/>"
+				   "<setting name=\"reregister_in_seconds\" value=\"20\"/>"));
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 20);
+	g_clear_pointer(&config, sp_config_free);
+	/* reregister_in_seconds 0 (CounterPath: never refresh) is reported. */
+	config = load_ok(f, PROXY0("<setting name=\"reregister_in_seconds\" value=\"0\"/>"));
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 3600);
+	g_assert_true(has_warning(config, "reregister_in_seconds: 0 (never refresh"));
+	g_clear_pointer(&config, sp_config_free);
+	/* reg_interval lowers retry-min when it is below it; 0 leaves the defaults. */
+	config = load_ok(f, SDK_HEAD "<domain name=\"policy\"><section name=\"session\">"
+				     "<setting name=\"retry_min\" value=\"5\"/></section></domain>"
+				     "<domain name=\"proxies\"><section name=\"proxy0\">"
+				     "<setting name=\"reg_interval\" value=\"2\"/>"
+				     "</section></domain>" SDK_TAIL);
+	g_assert_cmpuint(connection(config, 0)->retry_max_ms, ==, 2000);
+	g_assert_cmpuint(connection(config, 0)->retry_min_ms, ==, 2000);
+	g_clear_pointer(&config, sp_config_free);
+	config = load_ok(f, PROXY0("<setting name=\"reg_interval\" value=\"0\"/>"));
+	g_assert_cmpuint(connection(config, 0)->retry_max_ms, ==, 30000);
+	g_assert_cmpuint(config->warnings->len, ==, 0);
+	g_clear_pointer(&config, sp_config_free);
+	/* Too large an expiry is an error where it was written. */
+	expect_error(f, PROXY0("<setting name=\"reg_timeout\" value=\"99999999999\"/>"),
+		     SP_CONFIG_ERROR_INVALID,
+		     "1:167: <section name=\"proxy0\"> reg_timeout: must be at most 2147483647 (got "
+		     "\"99999999999\")");
+}
+
+#define SESSION(settings)                                                                          \
+	SDK_HEAD "<domain name=\"policy\"><section name=\"session\">" settings                       \
+		 "</section></domain>" SDK_TAIL
+
+static void test_xml_session_and_system(Fixture *f, gconstpointer data)
+{
+	static const struct {
+		const char *value;
+		SpDtmfMethod method;
+	} dtmf[] = {
+	    {"InbandRtp", SP_DTMF_INBAND}, {"INBANDRTP", SP_DTMF_INBAND},
+	    {"rfc2833", SP_DTMF_RFC4733},  {"Rfc2833", SP_DTMF_RFC4733},
+	    {"Info", SP_DTMF_INFO},	   {"info", SP_DTMF_INFO},
+	};
+	static const char *const levels[] = {"error", "warning", "message", "info", "debug"};
+	g_autoptr(SpConfig) config = NULL;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(dtmf); i++) {
+		g_autofree char *text = g_strdup_printf(
+		    SESSION("<setting name=\"dtmf_method\" value=\"%s\"/>"), dtmf[i].value);
+
+		config = load_ok(f, text);
+		g_assert_cmpint(config->policy.dtmf_method, ==, dtmf[i].method);
+		g_clear_pointer(&config, sp_config_free);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(levels); i++) {
+		g_autofree char *text = g_strdup_printf(
+		    SDK_HEAD "<domain name=\"system\"><section name=\"diagnostics\">"
+			     "<setting name=\"log_level\" value=\"%zu\"/></section></domain>" SDK_TAIL,
+		    i);
+
+		config = load_ok(f, text);
+		g_assert_cmpstr(config->daemon.log_level, ==, levels[i]);
+		g_clear_pointer(&config, sp_config_free);
+	}
+	expect_error(f,
+		     SDK_HEAD "<domain name=\"system\"><section name=\"diagnostics\">"
+			      "<setting name=\"log_level\" value=\"5\"/></section></domain>" SDK_TAIL,
+		     SP_CONFIG_ERROR_INVALID,
+		     "1:171: <section name=\"diagnostics\"> log_level: must be 0 to 4 (got 5)");
+	config = load_ok(f, SESSION("<setting name=\"auto_answer\" value=\"0\"/>"));
+	g_assert_false(config->policy.auto_answer);
+	g_clear_pointer(&config, sp_config_free);
+
+	/* TLS off in the file but a TLS Connectivity: it uses TLS, and says so. */
+	config = load_ok(f, "<C><Container name=\"Basic\"><Connectivity user=\"1\" server=\"a\" "
+			    "protocol=\"TLS\"/></Container><Container name=\"Genesys\"><settings>"
+			    "<domain name=\"system\"><section name=\"security\">"
+			    "<setting name=\"tls_enabled\" value=\"0\"/>"
+			    "</section></domain></settings></Container></C>");
+	g_assert_cmpint(connection(config, 0)->protocol, ==, SP_TRANSPORT_TLS);
+	g_assert_true(has_warning(config, "system/security/tls_enabled is off, but a "
+					  "<Connectivity> has protocol TLS: it uses TLS"));
+	g_clear_pointer(&config, sp_config_free);
+
+	/* An odd rtp_port_min is rounded up; an odd rtp_port_max is fine. */
+	config = load_ok(f, SDK_HEAD "<domain name=\"policy\"><section name=\"endpoint\">"
+				     "<setting name=\"rtp_port_min\" value=\"20001\"/>"
+				     "<setting name=\"rtp_port_max\" value=\"20011\"/>"
+				     "</section></domain>" SDK_TAIL);
+	g_assert_cmpuint(config->daemon.rtp_port_min, ==, 20002);
+	g_assert_cmpuint(config->daemon.rtp_port_max, ==, 20011);
+	g_clear_pointer(&config, sp_config_free);
+	expect_error(f,
+		     SDK_HEAD "<domain name=\"policy\"><section name=\"endpoint\">"
+			      "<setting name=\"rtp_port_min\" value=\"20000\"/>"
+			      "<setting name=\"rtp_port_max\" value=\"10000\"/>"
+			      "</section></domain>" SDK_TAIL,
+		     SP_CONFIG_ERROR_INVALID,
+		     "1:168: <section name=\"endpoint\"> rtp_port_min: must be below rtp-port-max "
+		     "(10000; got 20000)");
+}
+
+#define CODECS(domains) SDK_HEAD domains SDK_TAIL
+
+static void test_xml_codecs(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = NULL;
+
+	/* The list form decides over the codec entries. */
+	config = load_ok(f, CODECS("<domain name=\"codecs\"><section name=\"enabled\">"
+				   "<setting name=\"audio\" value=\"g722, iLBC,pcmu/8000,G729\"/>"
+				   "</section><section name=\"opus/48000/2\"/>"
+				   "<section name=\"PCMA/8000\"><setting name=\"fmtp\" value=\"x\"/>"
+				   "</section></domain>"));
+	assert_codecs(config, "G722,PCMU");
+	g_assert_true(has_warning(config, "codecs not supported yet, left out of [audio] codecs: "
+					  "iLBC, G729"));
+	g_assert_cmpint(find_mapping(config, "codecs/opus/48000/2")->kind, ==, SP_CONFIG_IGNORED);
+	g_clear_pointer(&config, sp_config_free);
+
+	/* Codec entries in their order, each may be disabled; telephone-event needs no place. */
+	config = load_ok(f, CODECS("<domain name=\"codecs\"><codec name=\"PCMA\"/>"
+				   "<section name=\"telephone-event/8000\"/>"
+				   "<section name=\"opus/48000/2\"><setting name=\"enabled\" "
+				   "value=\"0\"/></section><codec name=\"pcmu\"/></domain>"));
+	assert_codecs(config, "PCMA,PCMU");
+	g_assert_cmpuint(config->warnings->len, ==, 0);
+	g_clear_pointer(&config, sp_config_free);
+
+	/* Priorities: 1 first, ties in file order, 0 or empty is no codec at all. */
+	config = load_ok(f, CODECS("<domain name=\"policy\"><section name=\"codecs\">"
+				   "<setting name=\"PCMU\" value=\"2\"/>"
+				   "<setting name=\"opus\" value=\"0\"/>"
+				   "<setting name=\"g722\" value=\"\"/>"
+				   "<setting name=\"PCMA\" value=\"2\"/>"
+				   "<setting name=\"G722\" value=\"1\"/>"
+				   "</section></domain>"));
+	assert_codecs(config, "G722,PCMU,PCMA");
+	g_clear_pointer(&config, sp_config_free);
+
+	/* Nothing softphoned has: the default order stays, with a warning. */
+	config = load_ok(f, CODECS("<domain name=\"policy\"><section name=\"codecs\">"
+				   "<setting name=\"G729\" value=\"1\"/></section></domain>"));
+	assert_codecs(config, SP_AUDIO_CODECS_DEFAULT);
+	g_assert_true(has_warning(config, "no codec softphoned has is enabled"));
+}
+
+/* What --check-config prints: every setting with its line, passwords hidden. */
+static void test_xml_describe(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_data("sdk-85.config");
+	g_autoptr(SpConfig) kf = load_data("two-sites.conf");
+	g_autofree char *text = sp_config_describe(config);
+	g_autofree char *empty = sp_config_describe(kf);
+	g_auto(GStrv) lines = NULL;
+
+	if (g_test_verbose())
+		g_test_message("%s", text);
+	g_assert_cmpstr(empty, ==, "");
+	g_assert_true(g_str_has_prefix(text, "Read as a SipEndpoint.config, layout 8.5+"));
+	g_assert_nonnull(strstr(text, "\nMapped to softphoned keys"));
+	g_assert_nonnull(strstr(text, "\nNot supported yet, ignored:\n"));
+	g_assert_nonnull(strstr(text, "\nIgnored (reason: settings with their lines):\n"));
+	g_assert_nonnull(strstr(text, "proxies/proxy0/reg_timeout = \"120\""));
+	g_assert_nonnull(strstr(text, "-> [connection 0] reregister-in-seconds=120"));
+	g_assert_nonnull(strstr(text, "proxies/proxy0/password = (hidden)"));
+	g_assert_nonnull(strstr(text, "-> [connection 0] password=(hidden)"));
+	g_assert_nonnull(strstr(text, "policy/endpoint/public_address = \"192.0.2.7\""));
+	g_assert_nonnull(strstr(text, "system/diagnostics/log_file (77)"));
+	g_assert_null(strstr(text, "s3cret-a"));
+	g_assert_null(strstr(text, "mailbox-secret"));
+	/* One line per mapped or unsupported setting, one per reason for the rest: it fits a
+	 * (tall) screen although the file has 62 settings and attributes. */
+	lines = g_strsplit(text, "\n", -1);
+	g_assert_cmpuint(g_strv_length(lines), <, 60);
 }
 
 static void test_xml_shapes(Fixture *f, gconstpointer data)
@@ -1292,6 +1821,8 @@ static void test_xml_shapes(Fixture *f, gconstpointer data)
 
 static void test_xml_errors(Fixture *f, gconstpointer data)
 {
+	g_autoptr(SpConfig) config = NULL;
+
 	expect_error(f, XML_HEAD "  <Container name=\"Basic\">\n    <Connectivity server=\"a\"/>\n",
 		     SP_CONFIG_ERROR_INVALID, "4:5: <Connectivity> user: missing");
 	expect_error(f, XML_HEAD "  <Container name=\"Basic\">\n    <Connectivity user=\"1\"/>\n",
@@ -1328,17 +1859,20 @@ static void test_xml_errors(Fixture *f, gconstpointer data)
 		     SP_CONFIG_ERROR_INVALID,
 		     "9:9: <section name=\"proxy0\"> reregister_in_seconds: must be a whole number "
 		     "(got \"often\")");
-	expect_error(f,
-		     XML_HEAD XML_BASIC
-		     "  <Container name=\"Genesys\">\n"
-		     "    <domain name=\"proxies\">\n"
-		     "      <section name=\"proxy0\"></section>\n"
-		     "      <section name=\"proxy1\">\n"
-		     "        <setting name=\"reregister_in_seconds\" value=\"10\"/>\n"
-		     "</section></domain></Container></Container>\n",
-		     SP_CONFIG_ERROR_INVALID,
-		     "9:7: <section name=\"proxy1\">: there is no connection 1 (1 <Connectivity> "
-		     "in <Container name=\"Basic\">)");
+	/* A spare proxyN configures nothing: a warning, not an error. */
+	config = load_ok(f, XML_HEAD XML_BASIC "  <Container name=\"Genesys\">\n"
+					       "    <domain name=\"proxies\">\n"
+					       "      <section name=\"proxy0\"></section>\n"
+					       "      <section name=\"proxy1\">\n"
+					       "        <setting name=\"reregister_in_seconds\" "
+					       "value=\"10\"/>\n"
+					       "</section></domain></Container></Container>\n");
+	g_assert_cmpuint(config->warnings->len, ==, 1);
+	g_assert_true(has_warning(config, ":9:7: <section name=\"proxy1\">: there is no "
+					  "connection 1 (1 <Connectivity> in <Container "
+					  "name=\"Basic\">): its settings are ignored"));
+	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 3600);
+	g_clear_pointer(&config, sp_config_free);
 	expect_error(f,
 		     XML_HEAD XML_BASIC "  <Container name=\"Genesys\">\n"
 					"    <domain name=\"proxies\">\n"
@@ -1522,7 +2056,17 @@ int main(int argc, char **argv)
 	TEST("/config/secrets/credentials", test_secrets_credentials);
 	TEST("/config/secrets/never-in-messages", test_secrets_never_in_messages);
 	TEST("/config/xml/two-sites", test_xml_two_sites);
+	TEST("/config/xml/sdk-85", test_xml_sdk_85);
+	TEST("/config/xml/crlf-bom", test_xml_crlf_bom);
+	TEST("/config/xml/cp-81", test_xml_cp_81);
+	TEST("/config/xml/comment-only", test_xml_comment_only);
 	TEST("/config/xml/sdk-full", test_xml_sdk_full);
+	TEST("/config/xml/spaces-around-equals", test_xml_spaces_around_equals);
+	TEST("/config/xml/nested", test_xml_nested);
+	TEST("/config/xml/reg-timeout", test_xml_reg_timeout);
+	TEST("/config/xml/session-and-system", test_xml_session_and_system);
+	TEST("/config/xml/codecs", test_xml_codecs);
+	TEST("/config/xml/describe", test_xml_describe);
 	TEST("/config/xml/shapes", test_xml_shapes);
 	TEST("/config/xml/errors", test_xml_errors);
 	TEST("/config/xml/malformed", test_xml_malformed_cases);
