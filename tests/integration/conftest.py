@@ -10,6 +10,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from softphoned import Daemon  # noqa: E402
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
 
 @pytest.fixture
 def daemon_factory(tmp_path):
@@ -25,6 +28,7 @@ def daemon_factory(tmp_path):
 
     yield make
 
+    reports = []
     for d in made:
         try:
             d.stop(timeout=15)
@@ -34,7 +38,13 @@ def daemon_factory(tmp_path):
         finally:
             d.cleanup()
         print(f"---- softphoned log ({d.log_path}) ----")
-        print(d.log())
+        log = d.log()
+        print(log)
+        reports += [f"{d.log_path}: {line.strip()}" for line in log.splitlines()
+                    if any(m in line for m in SANITIZER_MARKS)]
+    # The suite runs the ASan/UBSan build of the daemon: any report fails the test.
+    if reports:
+        pytest.fail("sanitizer report in the daemon's log:\n" + "\n".join(reports[:10]))
 
 
 @pytest.fixture
