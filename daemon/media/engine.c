@@ -457,7 +457,14 @@ static gboolean stream_set_codec(Stream *st, const SpMediaDesc *d)
 	rate = st->info->sample_rate;
 	st->down = sp_resampler_new(SP_ALSA_RATE, rate, NULL);
 	st->up = sp_resampler_new(rate, SP_ALSA_RATE, NULL);
-	st->jb = sp_jitter_buffer_new(st->info->clock_rate, cfg->jitter_min_ms, cfg->jitter_max_ms);
+	/*
+	 * With FEC (opus), one more packet of delay: a lost frame is rebuilt from the next
+	 * packet only when that packet is already there.
+	 */
+	st->jb = sp_jitter_buffer_new(
+	    st->info->clock_rate,
+	    MIN(cfg->jitter_min_ms + (st->info->has_fec ? d->ptime_ms : 0), cfg->jitter_max_ms),
+	    cfg->jitter_max_ms);
 	sp_jitter_buffer_set_ptime(st->jb, d->ptime_ms);
 	st->rx_stats = sp_rtp_stats_new(st->info->clock_rate);
 	st->te_rx = sp_telephone_event_receiver_new(st->info->clock_rate);
