@@ -80,12 +80,13 @@ SpAlsaPcm *sp_alsa_open(const char *name, gboolean capture, GError **error)
 
 	p->name = g_strdup(name);
 	p->capture = capture;
-	err = snd_pcm_open(&p->pcm, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK,
-			   SND_PCM_NONBLOCK);
+	err =
+	    snd_pcm_open(&p->pcm, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK,
+			 SND_PCM_NONBLOCK);
 	if (err < 0) {
 		p->pcm = NULL;
-		alsa_fail(error, name, capture ? "cannot open for capture" : "cannot open for playback",
-			  err);
+		alsa_fail(error, name,
+			  capture ? "cannot open for capture" : "cannot open for playback", err);
 		sp_alsa_close(p);
 		return NULL;
 	}
@@ -142,10 +143,21 @@ static glong alsa_recover(SpAlsaPcm *p, glong err, guint64 *xruns)
 {
 	if (err == -EAGAIN)
 		return 0;
-	if (err == -EPIPE || err == -ESTRPIPE)
+	if (err == -ESTRPIPE) {
+		/* Suspended: try to resume once a tick; snd_pcm_recover() would sleep here. */
+		int r = snd_pcm_resume(p->pcm);
+
+		if (r == -EAGAIN)
+			return 0;
 		(*xruns)++;
-	if (snd_pcm_recover(p->pcm, (int)err, 1) < 0)
-		return err;
+		if (r < 0 && snd_pcm_prepare(p->pcm) < 0)
+			return err;
+	} else {
+		if (err == -EPIPE)
+			(*xruns)++;
+		if (snd_pcm_recover(p->pcm, (int)err, 1) < 0)
+			return err;
+	}
 	if (p->capture)
 		snd_pcm_start(p->pcm);
 	return 0;

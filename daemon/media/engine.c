@@ -186,6 +186,7 @@ struct _Stream {
 	gint64 timeout_from_us; /* the inactivity clock runs from max(this, last_rx_us) */
 	gboolean timed_out;
 	struct sockaddr_storage latch;
+	guint32 latch_ssrc;
 	guint latch_count;
 	guint64 packets_received, bytes_received, discarded;
 	gint16 fifo[FIFO_SAMPLES];
@@ -272,10 +273,19 @@ static gboolean event_dispatch(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * An idle source in the main context rather than g_main_context_invoke(): that one runs the
+ * callback right here, on the media thread, when no thread owns the context at the moment.
+ */
 static void post(SpMediaEngine *e, Event *ev)
 {
+	GSource *src = g_idle_source_new();
+
 	ev->front = front_ref(e->front);
-	g_main_context_invoke_full(e->context, G_PRIORITY_DEFAULT, event_dispatch, ev, event_free);
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, event_dispatch, ev, event_free);
+	g_source_attach(src, e->context);
+	g_source_unref(src);
 }
 
 static void post_dtmf(Stream *st, char digit, guint duration_ms, const char *method)
@@ -491,7 +501,6 @@ static void stream_update(Stream *st, const SpMediaDesc *d)
 	gboolean new_codec = !st->configured || st->codec == NULL ||
 			     g_ascii_strcasecmp(st->codec_name, d->codec ? d->codec : "") != 0 ||
 			     st->pt != d->payload_type || st->ptime_ms != d->ptime_ms;
-	gboolean was_live = st->configured && st->direction == SP_MEDIA_SENDRECV && !st->local_hold;
 
 	if (d->codec == NULL)
 		return;
@@ -516,9 +525,8 @@ static void stream_update(Stream *st, const SpMediaDesc *d)
 	}
 	st->latch_count = 0;
 	st->configured = TRUE;
-	/* The inactivity clock starts again with every new SDP and on retrieve. */
-	if (new_codec || !was_live)
-		st->timeout_from_us = (gint64)st->engine->tick_us;
+	/* The inactivity clock starts again with every new SDP (re-INVITE, retrieve). */
+	st->timeout_from_us = (gint64)st->engine->tick_us;
 	st->timed_out = FALSE;
 	if (st->next_rtcp_us == 0)
 		st->next_rtcp_us =
@@ -606,8 +614,7 @@ static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *
 	}
 	if (g_get_monotonic_time() - st->last_ssrc_rx_us < SSRC_SILENT_US)
 		return FALSE;
-	if (st->latch_count > 0 && port_of(from) == port_of(&st->latch) &&
-	    (!st->have_ssrc || ssrc == st->remote_ssrc)) {
+	if (st->latch_count > 0 && port_of(from) == port_of(&st->latch) && ssrc == st->latch_ssrc) {
 		if (++st->latch_count >= LATCH_PACKETS) {
 			g_info("media: the far end now sends from port %u; following it",
 			       port_of(from));
@@ -620,6 +627,7 @@ static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *
 		return FALSE;
 	}
 	st->latch = *from;
+	st->latch_ssrc = ssrc;
 	st->latch_count = 1;
 	return FALSE;
 }
@@ -874,7 +882,7 @@ static void stream_publish(Stream *st)
 	s.packets_lost = fig.lost;
 	s.loss_percent = fig.expected > 0 ? fig.loss_percent : NAN;
 	s.packets_late = jc.late;
-	s.packets_discarded = st->discarded + fig.discarded;
+	s.packets_discarded = st->discarded;
 	s.jitter_ms = fig.expected > 0 ? fig.jitter_ms : NAN;
 	s.remote_jitter_ms = st->remote_jitter_ms;
 	s.remote_loss_percent = st->remote_loss_percent;
@@ -1039,6 +1047,8 @@ static gboolean capture_frame(SpMediaEngine *e, gint16 *mic)
 			avail -= DEV_FRAMES;
 		}
 	}
+	/* The null PCM "reads" without writing the buffer: never send what was on the stack. */
+	memset(mic, 0, DEV_FRAMES * sizeof(gint16));
 	got = sp_alsa_read(e->capture, mic, DEV_FRAMES, &e->xruns);
 	if (got < 0) {
 		device_failed(e, &e->capture, g_strerror((int)-got));

@@ -94,7 +94,10 @@ typedef struct {
 SpMediaEngine *sp_media_engine_new(const SpMediaEngineConfig *config,
 				   const SpMediaCallbacks *callbacks, gpointer engine_user_data,
 				   GMainContext *context);
-/* Stops every stream (RTCP BYE) and the thread; no callback runs after it returns. */
+/*
+ * Stops every stream (RTCP BYE) and the thread; no callback runs after it returns. Free every
+ * SpMediaStream of the engine first: a stream handle does not outlive its engine.
+ */
 void sp_media_engine_free(SpMediaEngine *engine);
 /* Mute: every stream sends silence in place of the microphone, with its timing kept. */
 void sp_media_engine_set_mute(SpMediaEngine *engine, gboolean muted);
