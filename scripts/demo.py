@@ -26,10 +26,13 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
 HELP = ("keys: a = kill site A, A = restart it, x = drop A's packets (silent death), X = undrop; "
-        "b/B/y/Y the same for site B; d = dial 9000 (a far end) via connection 0, h = hang up; "
+        "b/B/y/Y the same for site B; d = dial 9000 (a far end) via connection 0, "
+        "t = call phone 2 (DN 5002): a tone each way, recorded; h = hang up; "
         "s = GetConnections and GetSessions; q = quit")
 FAREND = "127.0.0.4:5060"
 FAREND_DN = "9000"
+PHONE2_DN = "5002"
+TONE_SECONDS = 180  # the microphones' tone files; past their end the phones send silence
 
 
 def say(msg):
@@ -167,6 +170,7 @@ def main():
     site_list = []
     farend = None
     daemon = None
+    phone2 = None
     printer = None
     tty_saved = None
 
@@ -196,14 +200,27 @@ def main():
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         say(f"far end: SIPp answering DN {FAREND_DN} at {FAREND} (both sites route 9xxx there)")
 
+        # No sound card needed: each phone's microphone is a tone file and its speaker a
+        # recording (ALSA file PCMs, tests/integration/audio.py), 1000 Hz here, 1500 Hz there.
+        from audio import make_audio_home  # noqa: E402
+        home1 = make_audio_home(os.path.join(work, "phone1"), 1000, TONE_SECONDS)
+        home2 = make_audio_home(os.path.join(work, "phone2"), 1500, TONE_SECONDS)
         fast = {"keepalive-interval": 1, "down-probe-interval": 1} if args.fast else {}
         config = sites.write_config(work, [sites.connection(s, "udp", user=args.user, **fast)
-                                           for s in site_list])
+                                           for s in site_list], audio=home1.audio())
+        config2 = sites.write_config(work, [sites.connection(s, "udp", user=PHONE2_DN)
+                                            for s in site_list], name="phone2.conf",
+                                     policy={"auto-answer": True}, audio=home2.audio())
         say(f"config {config}")
+        socket2 = os.path.join(work, "phone2", "control")
+        with open(os.path.join(work, "phone2.log"), "ab") as log:
+            phone2 = netns.popen([softphoned, "--config", config2, "--socket", socket2,
+                                  "--log-level", "info"], stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, env=dict(os.environ, **home2.env))
         with open(log_path, "ab") as log:
             daemon = netns.popen([softphoned, "--config", config, "--socket", socket_path,
                                   "--log-level", "info"], stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+                                 start_new_session=True, env=dict(os.environ, **home1.env))
         if not wait_socket(socket_path, daemon):
             with open(log_path, encoding="utf-8", errors="replace") as f:
                 say("softphoned did not come up; its log:\n" + f.read()[-4000:])
@@ -215,6 +232,11 @@ def main():
         say(f"or: echo '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"GetConnections\"}}' | "
             f"socat - UNIX-CONNECT:{socket_path} | jq .")
         say(f"a call: {ctl} --socket {socket_path} dial 0 {FAREND_DN}")
+        wait_socket(socket2, phone2)
+        say(f"phone 2: DN {PHONE2_DN}, answers by itself, socket {socket2}; press t to call it")
+        say(f"what each phone hears is recorded: {home1.rec_path} (phone 1, hears 1500 Hz) and "
+            f"{home2.rec_path} (phone 2, hears 1000 Hz); listen with "
+            f"aplay -f S16_LE -r 48000 -c 1 FILE")
 
         printer = EventPrinter(socket_path)
         printer.start()
@@ -247,6 +269,13 @@ def main():
                     reply = rpc(socket_path, "Dial",
                                 {"connectionId": 0, "destination": FAREND_DN})
                     say(f"Dial: {json.dumps(reply.get('result', reply.get('error')))}")
+                    continue
+                if key == "t":
+                    reply = rpc(socket_path, "Dial",
+                                {"connectionId": 0, "destination": PHONE2_DN})
+                    say(f"Dial {PHONE2_DN}: "
+                        f"{json.dumps(reply.get('result', reply.get('error')))}; "
+                        f"h hangs up; the recordings are in {work}/phone1 and phone2")
                     continue
                 if key == "h":
                     for c in rpc(socket_path, "GetSessions").get("result", []):
@@ -289,13 +318,21 @@ def main():
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait(5)
+        if phone2 is not None and phone2.poll() is None:
+            phone2.send_signal(signal.SIGTERM)
+            try:
+                phone2.wait(15)
+            except subprocess.TimeoutExpired:
+                phone2.kill()
+                phone2.wait(5)
         if farend is not None and farend.poll() is None:
             farend.kill()
             farend.wait(5)
         for site in site_list:
             site.close()
         netns.close()
-        say(f"namespace {netns.name} deleted; logs kept in {work}")
+        say(f"namespace {netns.name} deleted; logs and recordings kept in {work} "
+            f"(aplay -f S16_LE -r 48000 -c 1 {work}/phone1/rec.raw)")
 
 
 if __name__ == "__main__":
