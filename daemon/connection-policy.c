@@ -146,3 +146,25 @@ char *sp_sip_quote(const char *display_name)
 	g_string_append_c(s, '"');
 	return g_string_free(s, FALSE);
 }
+
+char *sp_line_stable_part(const char *instance_id, guint connection_id)
+{
+	g_autofree char *key = g_strdup_printf("%s:%u", instance_id, connection_id);
+	g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
+
+	return g_strndup(hash, SP_LINE_STABLE_LEN);
+}
+
+gboolean sp_line_is_stale(const char *line, const char *stable, const char *current)
+{
+	if (line == NULL || stable == NULL || current == NULL)
+		return FALSE;
+	return strlen(line) == strlen(current) &&
+	       g_ascii_strncasecmp(line, stable, strlen(stable)) == 0 &&
+	       g_ascii_strcasecmp(line, current) != 0;
+}
+
+gboolean sp_failure_may_stall_transport(gboolean stream, int code)
+{
+	return stream && code == 408;
+}

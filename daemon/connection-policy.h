@@ -42,4 +42,29 @@ gboolean sp_server_split(const char *server, char **host, char **port);
 /* A display name as a SIP quoted-string (with quotes, backslash escapes), or NULL for NULL/"". */
 char *sp_sip_quote(const char *display_name);
 
+/*
+ * The line= parameter of a connection's Contact is "<stable><stack>": SP_LINE_STABLE_LEN hex
+ * digits that stay the same across restarts (derived from the installation's instance id and
+ * the connection id) and SP_LINE_STACK_LEN that are new for every SIP stack the connection
+ * creates. The stable part tells our own bindings from everyone else's; the rest tells the
+ * current binding from the ones a dead process or an earlier stack left behind.
+ */
+#define SP_LINE_STABLE_LEN 10
+#define SP_LINE_STACK_LEN 6
+
+/* The stable part for connection_id of the installation whose instance id is instance_id. */
+char *sp_line_stable_part(const char *instance_id, guint connection_id);
+
+/*
+ * TRUE when line (the line= value of a binding the registrar listed) is one of ours, i.e. it
+ * starts with stable and is as long as ours, but is not current: a stale binding to remove.
+ */
+gboolean sp_line_is_stale(const char *line, const char *stable, const char *current);
+
+/*
+ * TRUE when a failure with this code may have left the connection's TCP/TLS transport stalled
+ * (a timeout: the site went silent), so that the revival must not reuse that transport.
+ */
+gboolean sp_failure_may_stall_transport(gboolean stream, int code);
+
 G_END_DECLS

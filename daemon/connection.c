@@ -1,10 +1,13 @@
 /* One SIP Server site: its NUA, registration, health probes and retry. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 /* daemon/sofia.h sets sofia's magic types: it comes before any other sofia header. */
@@ -43,8 +46,46 @@
  *
  * Events: ConnectionStatusChanged on every change of status (a REGISTER retried from Failed
  * shows as Registering, then Ready or Failed again; probes change nothing while they fail),
- * and also when a Failed connection fails again with another code, previousStatus being
- * "Failed" then, so that the last event always says why.
+ * and also when a Failed connection fails again with another code or reason (503 from the
+ * site's address, then 503 "DNS: ..."), previousStatus being "Failed" then, so that the last
+ * event always says why.
+ *
+ * Names (DNS). A server given as a host name is resolved asynchronously (GResolver: the
+ * system's resolver, /etc/hosts included, in a GLib worker thread), never on the main loop:
+ * before the first REGISTER and again before every probe while the site is unreachable, so a
+ * site that moves to another address is followed at its next revival. A name is looked up
+ * for plain A/AAAA records; a name without a port gets the transport's default port (5060,
+ * 5061 for TLS): no RFC 3263 NAPTR/SRV lookups. Of the addresses, the first one the kernel
+ * has a route to is used. The request goes to that address (maddr= in the proxy URI, so sofia
+ * resolves nothing itself) while the name stays in the URI, for TLS certificate checks. A
+ * name that does not resolve, or a lookup that takes longer than probe-timeout times
+ * probe-failures, makes the site unreachable: Failed with 503 and a reason "DNS: ...",
+ * probed (looked up) again on the down clock. At most one lookup per connection is on its
+ * way: a slow one is waited for, not repeated.
+ *
+ * SIP stacks. The NUA is bound to the local address that reaches the site (chosen once the
+ * site's address is known), so a revival that finds the site behind another local address
+ * gets a new NUA bound to it. So does a revival of a TCP/TLS site that went silent: sofia
+ * pins the registration to the TCP connection it came over, and would send the revival
+ * REGISTER into that stalled connection, where it waits for the kernel's retransmission
+ * back-off (seconds). The earlier NUA is retired: its REGISTER handle goes (sofia
+ * un-REGISTERs its binding). One that no call ever used is shut down and freed at once; one
+ * the calls had (they may still hold handles of it, which must outlive it) keeps running for
+ * them until the connection is shut down. At most SP_MAX_RETIRED_STACKS of those are kept:
+ * beyond that, the connection goes on with its current NUA (and the slower revival).
+ *
+ * Bindings across restarts. The Contact's line= parameter starts with a part derived from an
+ * instance id kept in the state directory ($STATE_DIRECTORY, else
+ * $XDG_STATE_HOME/softphoned) and the connection id, so the bindings a killed process left
+ * at a site are recognised as ours: every 2xx to our REGISTER lists the AOR's bindings
+ * (RFC 3261 10.3), and those with our stable part but another stack's part are removed at
+ * once by a REGISTER that lists them with expires=0. That works with any RFC 3261 registrar
+ * (it matches bindings by Contact URI), needs no port that may be taken after a restart,
+ * and also removes what an earlier NUA of a running connection left. RFC 5626 +sip.instance
+ * is not used: a registrar that matches on it would let the un-REGISTER of a retired NUA
+ * remove the binding of its successor. The instance id file is locked while in use, so a
+ * second daemon sharing the directory gets an id of its own and removes nothing of the
+ * first's.
  */
 
 /* sofia's default transaction lifetime (64 * T1). */
@@ -65,6 +106,12 @@
 #define SP_DOWN_T1X64_MIN_MS 1000u
 /* At most this many realms are answered in one challenge. */
 #define SP_MAX_REALMS 4
+/* Lower bound of the time a DNS lookup may take before the site counts as unreachable. */
+#define SP_DNS_TIMEOUT_MIN_MS 1000u
+/* Earlier SIP stacks kept for the calls on them (see above). */
+#define SP_MAX_RETIRED_STACKS 4
+/* The instance id file in the state directory. */
+#define SP_INSTANCE_FILE "instance-id"
 
 typedef enum {
 	SP_TRANSPORT_NORMAL,
@@ -78,26 +125,57 @@ typedef enum {
 	SP_NEXT_REGISTER,
 } SpNextAttempt;
 
+/* A DNS lookup on its way; outlives its connection when that goes first. */
+typedef struct {
+	SpConnection *c; /* NULL once the connection is gone */
+	GCancellable *cancel;
+} SpLookup;
+
+/* An earlier SIP stack of the connection. */
+typedef struct {
+	nua_t *nua;
+	gboolean lent; /* calls may hold handles of it: kept until the connection goes */
+	gboolean shutdown_called;
+	gboolean shutdown_final;
+} SpRetiredStack;
+
 struct _SpConnection {
 	SpPhone *phone;
 	SpConnectionConfig *config;
 
 	/* What the NUA was made from. */
-	char *host;	     /* the server's host, without brackets */
-	char *domain;	     /* registrar domain */
-	char *aor;	     /* sip:user@domain */
-	char *from;	     /* the From of every request: display name and aor */
-	char *registrar;     /* Request-URI of REGISTER and of the probes */
-	char *proxy;	     /* the site, with its transport: every request goes there */
-	char *bind_url;	     /* NUTAG_URL */
-	char *local_address; /* the address the NUA is bound to */
-	char *line;	     /* value of the Contact's line= parameter */
-	char *tls_dir;	     /* private directory holding cafile.pem for sofia, or NULL */
-	unsigned t1x64_ms;   /* the NUA's transaction lifetime in normal operation */
+	char *host;		   /* the server's host, without brackets */
+	char *port;		   /* the server's port, or the transport's default */
+	gboolean port_given;	   /* the server came with a port */
+	gboolean host_is_name;	   /* not an address literal: looked up before every attempt */
+	char *server_address;	   /* what host resolved to last (host itself for a literal) */
+	char *domain;		   /* registrar domain */
+	char *aor;		   /* sip:user@domain */
+	char *from;		   /* the From of every request: display name and aor */
+	char *registrar;	   /* Request-URI of REGISTER and of the probes */
+	char *proxy;		   /* the site, with its transport: every request goes there */
+	char *bind_url;		   /* NUTAG_URL */
+	char *local_address;	   /* the address the NUA is bound to */
+	gboolean local_configured; /* local-address is set: never chosen by route */
+	char *line_stable;	   /* the part of line= that survives restarts */
+	char *line;		   /* value of the Contact's line= parameter (this stack's) */
+	char *tls_dir;		   /* private directory holding cafile.pem for sofia, or NULL */
+	unsigned t1x64_ms;	   /* the NUA's transaction lifetime in normal operation */
 
-	nua_t *nua;
+	nua_t *nua;	    /* NULL until the site's name first resolved */
+	gboolean nua_lent;  /* handed to the calls, which may hold handles of it */
+	GPtrArray *retired; /* SpRetiredStack*: earlier NUAs, kept for calls on them */
+	nua_t *dispatching; /* a retired NUA whose event is being delivered */
+	guint reap_id;	    /* destroys retired NUAs that are shut down and not lent */
 	nua_handle_t *reg_nh;
 	nua_handle_t *probe_nh;
+	nua_handle_t *cleanup_nh; /* removing stale bindings of ours */
+	gboolean cleanup_credentials_sent;
+	gboolean transport_suspect; /* TCP/TLS may be stalled: the next revival gets a new NUA */
+
+	SpLookup *lookup;	    /* a DNS lookup on its way, or NULL */
+	SpNextAttempt after_lookup; /* what waits for the lookup (NONE: nothing) */
+	guint lookup_watchdog_id;
 
 	SpConnectionStatus status;
 	SpConnectionStatus previous;
@@ -141,6 +219,13 @@ struct _SpConnection {
 
 static void connection_send_register(SpConnection *c);
 static void connection_probe(SpConnection *c);
+static void connection_find_site(SpConnection *c, SpNextAttempt after);
+static void connection_schedule(SpConnection *c, SpNextAttempt next, guint delay_ms);
+static void connection_drop_cleanup(SpConnection *c);
+static gboolean connection_create_nua(SpConnection *c, GError **error);
+static void connection_fail(SpConnection *c, SpRegisterOutcome why, int code, const char *reason);
+static gboolean connection_wants_registration(SpConnection *c);
+static void connection_set_transport(SpConnection *c, SpTransportMode mode);
 
 /* ---- small helpers --------------------------------------------------------------------- */
 
@@ -166,18 +251,19 @@ static gint64 now_us(void)
 }
 
 /*
- * The local address the kernel would use to reach host:port: a connected UDP socket sends
- * nothing, and getsockname() tells the source address of the route. One NUA bound to that
- * address per site avoids the multi-homed pitfall (a NUA bound to every address sends from
- * the first one).
+ * The local address the kernel would use to reach address:port (an address literal: nothing
+ * is looked up, nothing blocks): a connected UDP socket sends nothing, and getsockname()
+ * tells the source address of the route. One NUA bound to that address per site avoids the
+ * multi-homed pitfall (a NUA bound to every address sends from the first one).
  */
-static char *pick_local_address(const char *host, const char *port)
+static char *pick_local_address(const char *address, const char *port)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char *found = NULL;
 
-	if (getaddrinfo(host, port, &hints, &res) != 0)
+	if (getaddrinfo(address, port, &hints, &res) != 0)
 		return NULL;
 	for (struct addrinfo *ai = res; ai != NULL && found == NULL; ai = ai->ai_next) {
 		struct sockaddr_storage ss;
@@ -228,6 +314,103 @@ static void secret_free(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	g_free(s);
+}
+
+/* ---- the instance id (bindings across restarts) ----------------------------------------- */
+
+/* Shared by every connection of the process; the file stays locked while any exists. */
+static struct {
+	guint users;
+	int fd;
+	char *id;
+} instance = {.fd = -1};
+
+static char *state_directory(void)
+{
+	const char *systemd = g_getenv("STATE_DIRECTORY");
+
+	if (systemd != NULL && systemd[0] != '\0') {
+		/* StateDirectory= may list several, separated by colons: ours is the first. */
+		const char *colon = strchr(systemd, ':');
+
+		return colon != NULL ? g_strndup(systemd, colon - systemd) : g_strdup(systemd);
+	}
+	return g_build_filename(g_get_user_state_dir(), "softphoned", NULL);
+}
+
+/* The id in the locked file, a new one written there, or NULL (and why in *why). */
+static char *instance_id_load(char **why)
+{
+	g_autofree char *dir = state_directory();
+	g_autofree char *path = g_build_filename(dir, SP_INSTANCE_FILE, NULL);
+	char buf[64] = {0};
+	ssize_t n;
+	int fd;
+
+	if (g_mkdir_with_parents(dir, 0700) != 0) {
+		*why = g_strdup_printf("%s: %s", dir, g_strerror(errno));
+		return NULL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
+		return NULL;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		/* Another live softphoned uses this directory (a dead one holds no lock). */
+		*why = g_strdup_printf("%s is in use by another softphoned", path);
+		close(fd);
+		return NULL;
+	}
+	n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n > 0) {
+		g_strstrip(buf);
+		if (g_uuid_string_is_valid(buf)) {
+			instance.fd = fd;
+			return g_strdup(buf);
+		}
+	}
+	{
+		g_autofree char *id = g_uuid_string_random();
+		g_autofree char *line = g_strdup_printf("%s\n", id);
+		gsize len = strlen(line);
+
+		if (ftruncate(fd, 0) != 0 || pwrite(fd, line, len, 0) != (ssize_t)len ||
+		    fsync(fd) != 0) {
+			*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		instance.fd = fd;
+		return g_steal_pointer(&id);
+	}
+}
+
+/* The installation's instance id, kept across restarts when the state directory allows. */
+static const char *instance_id_acquire(void)
+{
+	if (instance.users++ == 0) {
+		g_autofree char *why = NULL;
+
+		instance.id = instance_id_load(&why);
+		if (instance.id == NULL) {
+			g_message("no instance id kept (%s): bindings of a killed process are not "
+				  "recognised after a restart",
+				  why);
+			instance.id = g_uuid_string_random();
+		}
+	}
+	return instance.id;
+}
+
+static void instance_id_release(void)
+{
+	if (instance.users == 0 || --instance.users > 0)
+		return;
+	g_clear_pointer(&instance.id, g_free);
+	if (instance.fd >= 0)
+		close(instance.fd); /* and the lock goes with it */
+	instance.fd = -1;
 }
 
 /* ---- status ---------------------------------------------------------------------------- */
@@ -281,7 +464,9 @@ static void connection_set_status(SpConnection *c, SpConnectionStatus status, in
 				  const char *reason)
 {
 	gboolean changed =
-	    status != c->status || (status == SP_CONNECTION_FAILED && code != c->code);
+	    status != c->status ||
+	    (status == SP_CONNECTION_FAILED &&
+	     (code != c->code || g_strcmp0(code > 0 ? reason : NULL, c->reason) != 0));
 	g_autofree char *retry = NULL;
 	g_autofree char *why = NULL;
 
@@ -330,7 +515,21 @@ static gboolean on_next_attempt(gpointer data)
 	c->next = SP_NEXT_NONE;
 	switch (next) {
 	case SP_NEXT_PROBE:
-		connection_probe(c);
+		if (c->status == SP_CONNECTION_FAILED && c->fail_mode == SP_REGISTER_UNREACHABLE) {
+			/*
+			 * Revival probes are paced from their start, not from the last failure:
+			 * one still waiting at the next tick (over TCP, a SYN the kernel would
+			 * retransmit only seconds later) gives way to a new one, so a site that
+			 * returns is seen within one interval. Where is the site now?
+			 */
+			connection_schedule(
+			    c, SP_NEXT_PROBE,
+			    sp_backoff_random_jitter_ms(
+				NULL, MAX(c->config->down_probe_interval_ms, SP_MIN_WAIT_MS)));
+			connection_find_site(c, SP_NEXT_PROBE);
+		} else {
+			connection_probe(c);
+		}
 		break;
 	case SP_NEXT_REGISTER:
 		connection_set_status(c, SP_CONNECTION_REGISTERING, 0, NULL);
@@ -384,12 +583,17 @@ static void connection_stop_activity(SpConnection *c)
 {
 	connection_cancel_next(c);
 	connection_drop_probe(c);
+	connection_drop_cleanup(c);
 	g_clear_handle_id(&c->reg_watchdog_id, g_source_remove);
+	/* A lookup on its way finishes in its worker; nothing waits for it any more. */
+	c->after_lookup = SP_NEXT_NONE;
+	g_clear_handle_id(&c->lookup_watchdog_id, g_source_remove);
 }
 
 static void connection_set_t1x64(SpConnection *c, unsigned ms)
 {
-	nua_set_params(c->nua, NTATAG_SIP_T1X64(ms), TAG_END());
+	if (c->nua != NULL)
+		nua_set_params(c->nua, NTATAG_SIP_T1X64(ms), TAG_END());
 }
 
 /*
@@ -462,6 +666,11 @@ static void connection_fail(SpConnection *c, SpRegisterOutcome why, int code, co
 	c->fail_mode = why;
 	switch (why) {
 	case SP_REGISTER_UNREACHABLE:
+		/* While down, probes go on fresh connections that nothing reuses: only a
+		 * failure from a live state may leave a stalled connection behind. */
+		if (c->nua != NULL && c->transport_mode != SP_TRANSPORT_DOWN &&
+		    sp_failure_may_stall_transport(cfg->protocol != SP_TRANSPORT_UDP, code))
+			c->transport_suspect = TRUE;
 		connection_set_transport(c, SP_TRANSPORT_DOWN);
 		delay = sp_backoff_random_jitter_ms(
 		    NULL, MAX(cfg->down_probe_interval_ms, SP_MIN_WAIT_MS));
@@ -510,6 +719,51 @@ static guint connection_granted_expires(SpConnection *c, sip_t const *sip)
 	return c->config->reregister_in_seconds;
 }
 
+/*
+ * Bindings of ours that are not the current one (RFC 3261 10.3: a 2xx lists every binding of
+ * the AOR): left by a process that was killed, or by an earlier NUA of this connection. One
+ * REGISTER lists them all with expires=0; one at a time, the next 2xx lists what is left.
+ */
+static void connection_remove_stale(SpConnection *c, sip_t const *sip)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	GString *contacts = g_string_new(NULL);
+	char value[64];
+
+	for (sip_contact_t const *m = sip != NULL ? sip->sip_contact : NULL; m != NULL;
+	     m = m->m_next) {
+		char *uri;
+
+		if (m->m_url->url_params == NULL ||
+		    url_param(m->m_url->url_params, SP_LINE_PARAM, value, sizeof value) == 0 ||
+		    !sp_line_is_stale(value, c->line_stable, c->line))
+			continue;
+		uri = url_as_string(home, m->m_url);
+		if (uri == NULL)
+			continue;
+		g_string_append_printf(contacts, "%s<%s>;expires=0", contacts->len > 0 ? ", " : "",
+				       uri);
+	}
+	if (contacts->len > 0 && c->cleanup_nh == NULL && c->nua != NULL) {
+		g_message("connection %u: removing stale bindings of ours: %s", c->config->id,
+			  contacts->str);
+		c->cleanup_nh = nua_handle(c->nua, NULL, SIPTAG_TO_STR(c->aor), TAG_END());
+		c->cleanup_credentials_sent = FALSE;
+		nua_register(c->cleanup_nh, SIPTAG_CONTACT_STR(contacts->str),
+			     SIPTAG_EXPIRES_STR("0"), TAG_END());
+	}
+	g_string_free(contacts, TRUE);
+	su_home_deinit(home);
+}
+
+static void connection_drop_cleanup(SpConnection *c)
+{
+	if (c->cleanup_nh != NULL) {
+		nua_handle_destroy(c->cleanup_nh);
+		c->cleanup_nh = NULL;
+	}
+}
+
 static void connection_on_registered(SpConnection *c, int status, const char *phrase,
 				     sip_t const *sip)
 {
@@ -517,7 +771,9 @@ static void connection_on_registered(SpConnection *c, int status, const char *ph
 	c->backoff_attempt = 0;
 	c->probe_failures_in_row = 0;
 	c->credentials_sent = FALSE;
+	c->transport_suspect = FALSE;
 	c->expires_s = connection_granted_expires(c, sip);
+	connection_remove_stale(c, sip);
 	if (c->status == SP_CONNECTION_READY) {
 		g_debug("connection %u: registration refreshed, expires in %u s", c->config->id,
 			c->expires_s);
@@ -612,6 +868,298 @@ static void connection_abandon_challenge(SpConnection *c, nua_handle_t *nh)
 	nua_authenticate(nh, TAG_END());
 }
 
+/* ---- finding the site (DNS) and its SIP stack --------------------------------------- */
+
+/* The proxy URI: the site by name, with the address it resolved to as maddr. */
+static void connection_make_proxy(SpConnection *c)
+{
+	const char *tp = sp_transport_to_string(c->config->protocol);
+	gboolean tls = c->config->protocol == SP_TRANSPORT_TLS;
+	g_autofree char *host = uri_host(c->host);
+	g_autofree char *maddr = NULL;
+	g_autofree char *hostport = NULL;
+
+	if (c->host_is_name && c->server_address != NULL)
+		maddr = uri_host(c->server_address);
+	hostport = c->host_is_name || c->port_given ? g_strdup_printf("%s:%s", host, c->port)
+						    : g_strdup(host);
+	g_free(c->proxy);
+	if (tls)
+		c->proxy = g_strdup_printf("sips:%s%s%s", hostport, maddr ? ";maddr=" : "",
+					   maddr ? maddr : "");
+	else
+		c->proxy = g_strdup_printf("sip:%s;transport=%s%s%s", hostport, tp,
+					   maddr ? ";maddr=" : "", maddr ? maddr : "");
+}
+
+static void connection_make_bind_url(SpConnection *c)
+{
+	const char *tp = sp_transport_to_string(c->config->protocol);
+	g_autofree char *local =
+	    c->local_address[0] == '[' ? g_strdup(c->local_address) : uri_host(c->local_address);
+
+	g_free(c->bind_url);
+	if (c->config->protocol == SP_TRANSPORT_TLS)
+		c->bind_url = g_strdup_printf("sips:%s:*;transport=tls", local);
+	else
+		c->bind_url = g_strdup_printf("sip:%s:*;transport=%s", local, tp);
+}
+
+static SpRetiredStack *connection_find_retired(SpConnection *c, nua_t *nua)
+{
+	for (guint i = 0; c->retired != NULL && i < c->retired->len; i++) {
+		SpRetiredStack *r = g_ptr_array_index(c->retired, i);
+
+		if (r->nua == nua)
+			return r;
+	}
+	return NULL;
+}
+
+static guint connection_count_lent_retired(SpConnection *c)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < c->retired->len; i++)
+		n += ((SpRetiredStack *)g_ptr_array_index(c->retired, i))->lent ? 1 : 0;
+	return n;
+}
+
+/* Retired NUAs that finished shutting down and that no call can hold a handle of. */
+static gboolean on_reap_retired(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->reap_id = 0;
+	for (guint i = 0; i < c->retired->len;) {
+		SpRetiredStack *r = g_ptr_array_index(c->retired, i);
+
+		if (r->shutdown_final && !r->lent) {
+			g_ptr_array_remove_index(c->retired, i);
+			nua_destroy(r->nua);
+			g_free(r);
+		} else {
+			i++;
+		}
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * A new NUA bound to local for the connection (see "SIP stacks" at the top); the current one
+ * is retired. FALSE when it cannot be done: then the current NUA stays, told of the proxy.
+ */
+static gboolean connection_renew_nua(SpConnection *c, const char *local, const char *why)
+{
+	g_autoptr(GError) error = NULL;
+	SpRetiredStack *r;
+	nua_t *old = c->nua;
+	nua_handle_t *old_reg = c->reg_nh;
+	char *old_local = c->local_address;
+	char *old_bind = c->bind_url;
+	char *old_line = c->line;
+
+	if (connection_count_lent_retired(c) >= SP_MAX_RETIRED_STACKS) {
+		g_message("connection %u: %s, but %u earlier SIP stacks are still kept for calls: "
+			  "keeping this one",
+			  c->config->id, why, SP_MAX_RETIRED_STACKS);
+		nua_set_params(c->nua, NUTAG_PROXY(URL_STRING_MAKE(c->proxy)), TAG_END());
+		return FALSE;
+	}
+	connection_drop_probe(c);
+	connection_drop_cleanup(c);
+	c->local_address = g_strdup(local);
+	c->bind_url = NULL;
+	c->line = NULL;
+	connection_make_bind_url(c);
+	c->nua = NULL;
+	c->reg_nh = NULL;
+	if (!connection_create_nua(c, &error)) {
+		g_message("connection %u: %s, but no new SIP stack: %s", c->config->id, why,
+			  error->message);
+		g_free(c->local_address);
+		g_free(c->bind_url);
+		g_free(c->line);
+		c->local_address = old_local;
+		c->bind_url = old_bind;
+		c->line = old_line;
+		c->nua = old;
+		c->reg_nh = old_reg;
+		nua_set_params(c->nua, NUTAG_PROXY(URL_STRING_MAKE(c->proxy)), TAG_END());
+		return FALSE;
+	}
+	g_message("connection %u: %s: new SIP stack bound to %s", c->config->id, why, c->bind_url);
+	g_free(old_local);
+	g_free(old_bind);
+	g_free(old_line);
+
+	/* Its probe and cleanup handles go; the REGISTER handle too: sofia stops refreshing
+	 * and un-REGISTERs that binding (the new stack's first 2xx lists it if it stays). */
+	r = g_new0(SpRetiredStack, 1);
+	r->nua = old;
+	r->lent = c->nua_lent;
+	g_ptr_array_add(c->retired, r);
+	nua_handle_destroy(old_reg);
+	c->nua_lent = FALSE;
+	c->reg_in_flight = FALSE;
+	c->credentials_sent = FALSE;
+	c->abandoned = 0;
+	c->transport_suspect = FALSE;
+	if (!r->lent) {
+		/* No call ever had it: it goes as soon as it has shut down. */
+		r->shutdown_called = TRUE;
+		nua_shutdown(old);
+	}
+	if (c->status == SP_CONNECTION_FAILED && c->fail_mode == SP_REGISTER_UNREACHABLE)
+		connection_set_transport(c, SP_TRANSPORT_DOWN);
+	return TRUE;
+}
+
+/* The site is at address (an address literal) now: the NUA follows, then after is done. */
+static void connection_use_address(SpConnection *c, SpNextAttempt after, const char *address)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *picked = NULL;
+	gboolean moved = g_strcmp0(address, c->server_address) != 0;
+	gboolean known = c->server_address != NULL;
+	const char *local = c->local_address;
+
+	if (!c->local_configured) {
+		picked = pick_local_address(address, c->port);
+		if (picked != NULL)
+			local = picked;
+		else if (local == NULL)
+			local = "0.0.0.0"; /* no route (yet): every IPv4 address */
+	}
+	g_free(c->server_address);
+	c->server_address = g_strdup(address);
+	connection_make_proxy(c);
+	if (moved && known)
+		g_message("connection %u: %s is at %s now", c->config->id, c->host, address);
+
+	if (c->nua == NULL) {
+		if (local != c->local_address) {
+			char *copy = g_strdup(local);
+
+			g_free(c->local_address);
+			c->local_address = copy;
+		}
+		connection_make_bind_url(c);
+		if (!connection_create_nua(c, &error)) {
+			g_warning("%s", error->message);
+			connection_fail(c, SP_REGISTER_UNREACHABLE, 503, "cannot start SIP");
+			return;
+		}
+	} else if (g_strcmp0(local, c->local_address) != 0) {
+		g_autofree char *why = g_strdup_printf("%s is reached from %s now", address, local);
+
+		connection_renew_nua(c, local, why);
+	} else if (after == SP_NEXT_PROBE && c->transport_suspect) {
+		connection_renew_nua(c, local, "its TCP/TLS connection may be stalled");
+	} else if (moved) {
+		nua_set_params(c->nua, NUTAG_PROXY(URL_STRING_MAKE(c->proxy)), TAG_END());
+	}
+
+	switch (after) {
+	case SP_NEXT_PROBE:
+		connection_probe(c);
+		break;
+	case SP_NEXT_REGISTER:
+		connection_send_register(c);
+		break;
+	case SP_NEXT_NONE:
+		break;
+	}
+}
+
+static void connection_lookup_done(SpConnection *c, GList *addresses, GError *error)
+{
+	SpNextAttempt after = c->after_lookup;
+	g_autofree char *reason = NULL;
+
+	g_clear_handle_id(&c->lookup_watchdog_id, g_source_remove);
+	c->after_lookup = SP_NEXT_NONE;
+	if (after == SP_NEXT_NONE || !connection_wants_registration(c))
+		return; /* it came too late, or the connection has stopped */
+	if (error != NULL) {
+		g_info("connection %u: %s", c->config->id, error->message);
+		reason = g_strdup_printf("DNS: %s", error->message);
+		connection_fail(c, SP_REGISTER_UNREACHABLE, 503, reason);
+		return;
+	}
+	for (GList *l = addresses; l != NULL; l = l->next) {
+		g_autofree char *address = g_inet_address_to_string(l->data);
+		g_autofree char *local = NULL;
+
+		/* The first address there is a route to (or of the configured address's family). */
+		if (c->local_configured) {
+			if (is_ipv6_literal(address) != is_ipv6_literal(c->local_address))
+				continue;
+		} else if ((local = pick_local_address(address, c->port)) == NULL) {
+			continue;
+		}
+		g_debug("connection %u: %s is %s", c->config->id, c->host, address);
+		connection_use_address(c, after, address);
+		return;
+	}
+	reason = g_strdup_printf("DNS: no usable address for %s", c->host);
+	connection_fail(c, SP_REGISTER_UNREACHABLE, 503, reason);
+}
+
+static void on_lookup(GObject *source, GAsyncResult *result, gpointer data)
+{
+	SpLookup *lookup = data;
+	g_autoptr(GError) error = NULL;
+	GList *addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(source), result, &error);
+
+	if (lookup->c != NULL) {
+		lookup->c->lookup = NULL;
+		connection_lookup_done(lookup->c, addresses, error);
+	}
+	g_resolver_free_addresses(addresses);
+	g_object_unref(lookup->cancel);
+	g_free(lookup);
+}
+
+static gboolean on_lookup_watchdog(gpointer data)
+{
+	SpConnection *c = data;
+	SpNextAttempt after = c->after_lookup;
+
+	c->lookup_watchdog_id = 0;
+	c->after_lookup = SP_NEXT_NONE;
+	g_info("connection %u: no answer from DNS for %s in time", c->config->id, c->host);
+	/* The lookup goes on in its worker; the next attempt waits for it, not for another. */
+	if (after != SP_NEXT_NONE && connection_wants_registration(c))
+		connection_fail(c, SP_REGISTER_UNREACHABLE, 503, "DNS: no answer in time");
+	return G_SOURCE_REMOVE;
+}
+
+/* Where the site is now (a lookup for a name), then after (a probe or the REGISTER). */
+static void connection_find_site(SpConnection *c, SpNextAttempt after)
+{
+	if (!c->host_is_name) {
+		connection_use_address(c, after, c->host);
+		return;
+	}
+	c->after_lookup = after;
+	if (c->lookup == NULL) {
+		g_autoptr(GResolver) resolver = g_resolver_get_default();
+
+		c->lookup = g_new0(SpLookup, 1);
+		c->lookup->c = c;
+		c->lookup->cancel = g_cancellable_new();
+		g_resolver_lookup_by_name_async(resolver, c->host, c->lookup->cancel, on_lookup,
+						c->lookup);
+	}
+	if (c->lookup_watchdog_id == 0) {
+		guint ms = c->config->probe_timeout_ms * MAX(c->config->probe_failures, 1u);
+
+		c->lookup_watchdog_id =
+		    g_timeout_add(MAX(ms, SP_DNS_TIMEOUT_MIN_MS), on_lookup_watchdog, c);
+	}
+}
+
 /* ---- REGISTER -------------------------------------------------------------------------- */
 
 static gboolean on_register_watchdog(gpointer data)
@@ -637,6 +1185,11 @@ static void connection_send_register(SpConnection *c)
 {
 	g_autofree char *expires = NULL;
 
+	if (c->nua == NULL) {
+		/* The site's name never resolved: look it up first. */
+		connection_find_site(c, SP_NEXT_REGISTER);
+		return;
+	}
 	if (c->reg_in_flight) {
 		/* Its answer decides; a second one would only queue behind it. */
 		connection_arm_register_watchdog(c);
@@ -700,12 +1253,34 @@ static void connection_on_register(SpConnection *c, int status, const char *phra
 		connection_fail(c, outcome, status, phrase);
 }
 
+/* The REGISTER that removes stale bindings: answered, challenged once, or given up. */
+static void connection_on_cleanup(SpConnection *c, int status, nua_handle_t *nh, sip_t const *sip)
+{
+	if (status < 200)
+		return;
+	if ((status == 401 || status == 407) && !nta_sip_is_internal(sip) &&
+	    !c->cleanup_credentials_sent && connection_answer_challenge(c, nh, sip)) {
+		c->cleanup_credentials_sent = TRUE;
+		return;
+	}
+	g_debug("connection %u: stale bindings: %d", c->config->id, status);
+	connection_drop_cleanup(c);
+}
+
 /* ---- un-REGISTER (Disable) ------------------------------------------------------------- */
 
 static void connection_stop_nua(SpConnection *c)
 {
 	g_clear_handle_id(&c->nua_stop_id, g_source_remove);
-	if (c->nua_shutdown_called)
+	for (guint i = 0; i < c->retired->len; i++) {
+		SpRetiredStack *r = g_ptr_array_index(c->retired, i);
+
+		if (!r->shutdown_called) {
+			r->shutdown_called = TRUE;
+			nua_shutdown(r->nua);
+		}
+	}
+	if (c->nua_shutdown_called || c->nua == NULL)
 		return;
 	c->nua_shutdown_called = TRUE;
 	/* Ends what is left on every handle; only nua_r_shutdown is reported from now on. */
@@ -832,6 +1407,9 @@ static gboolean on_probe_watchdog(gpointer data)
 
 static void connection_probe(SpConnection *c)
 {
+	if (c->probe_in_flight && c->status == SP_CONNECTION_FAILED &&
+	    c->fail_mode == SP_REGISTER_UNREACHABLE && c->next_id != 0)
+		connection_drop_probe(c); /* a revival tick: replaces the one still waiting */
 	if (c->probe_in_flight || c->nua == NULL)
 		return;
 	if (c->probe_nh == NULL)
@@ -856,12 +1434,38 @@ static void connection_on_probe(SpConnection *c, int status, const char *phrase,
 
 /* ---- the NUA callback ------------------------------------------------------------------ */
 
-static void connection_on_shutdown(SpConnection *c, int status, const char *phrase)
+static void connection_main_shut_down(SpConnection *c);
+
+static void connection_on_shutdown(SpConnection *c, nua_t *nua, int status, const char *phrase)
 {
+	SpRetiredStack *r;
+
 	if (status < 200)
+		return;
+	r = nua != c->nua ? connection_find_retired(c, nua) : NULL;
+	if (r != NULL) {
+		g_debug("connection %u: an earlier SIP stack shut down (%d %s)", c->config->id,
+			status, phrase ? phrase : "");
+		r->shutdown_final = TRUE;
+		if (c->shutdown_started) {
+			if (sp_connection_is_shut_down(c))
+				sp_phone_on_connection_shut_down(c->phone, c);
+		} else if (!r->lent && c->reap_id == 0) {
+			/* Not from inside its own callback. */
+			c->reap_id = g_idle_add(on_reap_retired, c);
+		}
+		return;
+	}
+	if (nua != c->nua)
 		return;
 	g_debug("connection %u: SIP stack shut down (%d %s)", c->config->id, status,
 		phrase ? phrase : "");
+	connection_main_shut_down(c);
+}
+
+/* The connection's own NUA has shut down (or never existed). */
+static void connection_main_shut_down(SpConnection *c)
+{
 	c->shutdown_final = TRUE;
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
 	g_clear_handle_id(&c->remove_watchdog_id, g_source_remove);
@@ -870,7 +1474,8 @@ static void connection_on_shutdown(SpConnection *c, int status, const char *phra
 		connection_set_status(c, SP_CONNECTION_REMOVED, 0, NULL);
 		sp_phone_on_connection_removed(c->phone, c);
 	}
-	sp_phone_on_connection_shut_down(c->phone, c);
+	if (sp_connection_is_shut_down(c))
+		sp_phone_on_connection_shut_down(c->phone, c);
 }
 
 /* Events on the connection's own REGISTER and OPTIONS handles. */
@@ -938,25 +1543,35 @@ static void connection_nua_callback(nua_event_t event, int status, char const *p
 {
 	SpConnection *c = magic;
 
+	SpRetiredStack *retired = nua != c->nua ? connection_find_retired(c, nua) : NULL;
+
+	if (event == nua_r_shutdown) {
+		connection_on_shutdown(c, nua, status, phrase);
+		return;
+	}
+	if (nh != NULL && nh == c->cleanup_nh) {
+		if (event == nua_r_register)
+			connection_on_cleanup(c, status, nh, sip);
+		return;
+	}
 	if (nh != NULL && (nh == c->reg_nh || nh == c->probe_nh)) {
 		connection_on_own_event(c, event, status, phrase, nh, sip);
 		return;
 	}
+	/* What the calls do now with sp_connection_get_nua() concerns the stack of this event. */
+	c->dispatching = retired != NULL ? nua : NULL;
 	if (hmagic != NULL) {
 		sp_session_on_nua_event(hmagic, event, status, phrase, nh, sip, tags);
-		return;
-	}
-	switch (event) {
-	case nua_i_invite:
+	} else if (event == nua_i_invite) {
+		if (retired != NULL)
+			retired->lent = TRUE;
+		else
+			c->nua_lent = TRUE;
 		sp_calls_on_incoming_invite(sp_phone_get_calls(c->phone), c, nh, sip, tags);
-		break;
-	case nua_r_shutdown:
-		connection_on_shutdown(c, status, phrase);
-		break;
-	default:
+	} else {
 		connection_on_other(c, event, status, phrase, nua, nh);
-		break;
 	}
+	c->dispatching = NULL;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------ */
@@ -998,50 +1613,43 @@ static gboolean connection_prepare(SpConnection *c, GError **error)
 {
 	const SpConnectionConfig *cfg = c->config;
 	g_autofree char *port = NULL;
-	g_autofree char *host = NULL;
-	g_autofree char *hostport = NULL;
 	g_autofree char *domain = NULL;
-	g_autofree char *local = NULL;
-	const char *tp = sp_transport_to_string(cfg->protocol);
 
 	if (!sp_server_split(cfg->server, &c->host, &port)) {
 		g_set_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_INVALID,
 			    "connection %u: server '%s' is not host[:port]", cfg->id, cfg->server);
 		return FALSE;
 	}
-	host = uri_host(c->host);
-	hostport = port != NULL ? g_strdup_printf("%s:%s", host, port) : g_strdup(host);
+	c->port_given = port != NULL;
+	c->port = port != NULL ? g_steal_pointer(&port) : g_strdup(default_port(cfg->protocol));
+	c->host_is_name = !g_hostname_is_ip_address(c->host);
+	if (!c->host_is_name)
+		c->server_address = g_strdup(c->host);
 	c->domain = g_strdup(cfg->domain != NULL && cfg->domain[0] != '\0' ? cfg->domain : c->host);
 	domain = is_ipv6_literal(c->domain) && c->domain[0] != '[' ? uri_host(c->domain)
 								   : g_strdup(c->domain);
 	c->aor = g_strdup_printf("sip:%s@%s", cfg->user, domain);
 	c->registrar = g_strdup_printf("sip:%s", domain);
-	if (cfg->protocol == SP_TRANSPORT_TLS)
-		c->proxy = g_strdup_printf("sips:%s", hostport);
-	else
-		c->proxy = g_strdup_printf("sip:%s;transport=%s", hostport, tp);
+	c->line_stable = sp_line_stable_part(instance_id_acquire(), cfg->id);
+	c->retired = g_ptr_array_new();
+	connection_make_proxy(c);
 
-	if (cfg->local_address != NULL && cfg->local_address[0] != '\0') {
+	c->local_configured = cfg->local_address != NULL && cfg->local_address[0] != '\0';
+	if (c->local_configured) {
 		c->local_address = g_strdup(cfg->local_address);
-	} else {
-		c->local_address =
-		    pick_local_address(c->host, port ? port : default_port(cfg->protocol));
+	} else if (!c->host_is_name) {
+		c->local_address = pick_local_address(c->host, c->port);
 		if (c->local_address == NULL) {
-			/* No route (yet) or a name that does not resolve: every IPv4 address. */
+			/* No route (yet): every IPv4 address, until a revival finds one. */
 			g_message("connection %u: no route to %s; listening on every address",
 				  cfg->id, cfg->server);
 			c->local_address = g_strdup("0.0.0.0");
 		}
+	} else {
+		/* Chosen once the name resolves: no lookup on the main loop. */
+		c->local_address = g_strdup("0.0.0.0");
 	}
-	if (c->local_address[0] == '[')
-		local = g_strdup(c->local_address);
-	else
-		local = uri_host(c->local_address);
-	if (cfg->protocol == SP_TRANSPORT_TLS)
-		c->bind_url = g_strdup_printf("sips:%s:*;transport=tls", local);
-	else
-		c->bind_url = g_strdup_printf("sip:%s:*;transport=%s", local, tp);
-	c->line = g_strdup_printf("%08x%02x", g_random_int(), cfg->id & 0xffu);
+	connection_make_bind_url(c);
 	c->t1x64_ms = cfg->reg_timeout_ms > 0 ? cfg->reg_timeout_ms : SP_SOFIA_T1X64_MS;
 
 	if (cfg->protocol == SP_TRANSPORT_TLS && cfg->tls_verify && cfg->ca_file != NULL) {
@@ -1056,7 +1664,7 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 {
 	const SpConnectionConfig *cfg = c->config;
 	g_autofree char *display = sp_sip_quote(cfg->display_name);
-	g_autofree char *line_param = g_strdup_printf(SP_LINE_PARAM "=%s", c->line);
+	g_autofree char *line_param = NULL;
 	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
 	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
 	const char *cert_dir = c->tls_dir != NULL ? c->tls_dir : SP_SYSTEM_CA_DIR;
@@ -1064,6 +1672,10 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 
 	if (tls && cfg->tls_verify)
 		policy = TPTLS_VERIFY_OUTGOING | TPTLS_VERIFY_SUBJECTS_OUT;
+	/* Every stack's binding has a Contact of its own: the same stable part, a new rest. */
+	g_free(c->line);
+	c->line = g_strdup_printf("%s%06x", c->line_stable, g_random_int() & 0xffffffu);
+	line_param = g_strdup_printf(SP_LINE_PARAM "=%s", c->line);
 	g_free(c->from);
 	c->from = display != NULL ? g_strdup_printf("%s <%s>", display, c->aor) : g_strdup(c->aor);
 
@@ -1103,6 +1715,9 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 				    err != 0 ? g_strerror(err) : "");
 		return FALSE;
 	}
+	c->transport_mode = SP_TRANSPORT_NORMAL;
+	c->nua_shutdown_called = FALSE;
+	c->shutdown_final = FALSE;
 	sp_calls_configure_nua(sp_phone_get_calls(c->phone), c, c->nua);
 	c->reg_nh = nua_handle(c->nua, NULL, SIPTAG_TO_STR(c->aor), TAG_END());
 	g_info("connection %u: %s as %s via %s, bound to %s", cfg->id, cfg->server, c->aor,
@@ -1119,8 +1734,15 @@ SpConnection *sp_connection_new(SpPhone *phone, const SpConnectionConfig *config
 	c->status = SP_CONNECTION_DISABLED;
 	c->previous = SP_CONNECTION_DISABLED;
 	c->shutdown_final = FALSE;
-	if (!connection_prepare(c, error) || !connection_create_nua(c, error)) {
+	if (!connection_prepare(c, error)) {
 		c->shutdown_final = TRUE; /* nothing to shut down */
+		sp_connection_free(c);
+		return NULL;
+	}
+	/* A name waits for its lookup (the local address depends on the answer), unless the
+	 * local address is configured: then a bad one is reported now. */
+	if ((!c->host_is_name || c->local_configured) && !connection_create_nua(c, error)) {
+		c->shutdown_final = TRUE;
 		sp_connection_free(c);
 		return NULL;
 	}
@@ -1137,6 +1759,27 @@ void sp_connection_free(SpConnection *c)
 	g_clear_handle_id(&c->unreg_watchdog_id, g_source_remove);
 	g_clear_handle_id(&c->remove_watchdog_id, g_source_remove);
 	g_clear_handle_id(&c->nua_stop_id, g_source_remove);
+	g_clear_handle_id(&c->lookup_watchdog_id, g_source_remove);
+	g_clear_handle_id(&c->reap_id, g_source_remove);
+	if (c->lookup != NULL) {
+		/* Its answer comes to a lookup without connection, which frees itself. */
+		c->lookup->c = NULL;
+		g_cancellable_cancel(c->lookup->cancel);
+		c->lookup = NULL;
+	}
+	for (guint i = 0; c->retired != NULL && i < c->retired->len; i++) {
+		SpRetiredStack *r = g_ptr_array_index(c->retired, i);
+
+		if (r->shutdown_final)
+			nua_destroy(r->nua);
+		else
+			g_message(
+			    "connection %u: an earlier SIP stack still shutting down; left to "
+			    "exit",
+			    c->config->id);
+		g_free(r);
+	}
+	g_clear_pointer(&c->retired, g_ptr_array_unref);
 	if (c->nua != NULL) {
 		if (c->shutdown_final) {
 			/* nua_destroy() frees the handles with the stack. */
@@ -1153,6 +1796,11 @@ void sp_connection_free(SpConnection *c)
 	}
 	remove_tls_dir(c->tls_dir);
 	g_free(c->tls_dir);
+	if (c->line_stable != NULL)
+		instance_id_release();
+	g_free(c->line_stable);
+	g_free(c->port);
+	g_free(c->server_address);
 	g_free(c->host);
 	g_free(c->domain);
 	g_free(c->aor);
@@ -1175,7 +1823,11 @@ void sp_connection_start(SpConnection *c)
 	    c->shutdown_started)
 		return;
 	connection_set_status(c, SP_CONNECTION_REGISTERING, 0, NULL);
-	connection_send_register(c);
+	/* A name is looked up again: the site may have moved while we were not registered. */
+	if (c->host_is_name)
+		connection_find_site(c, SP_NEXT_REGISTER);
+	else
+		connection_send_register(c);
 }
 
 gboolean sp_connection_enable(SpConnection *c, GError **error)
@@ -1202,6 +1854,12 @@ gboolean sp_connection_disable(SpConnection *c, GError **error)
 	}
 	c->config->enabled = FALSE;
 	connection_stop_activity(c);
+	if (c->nua == NULL) {
+		/* The site's name never resolved: nothing was sent, nothing to undo. */
+		connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
+		connection_set_status(c, SP_CONNECTION_DISABLED, 0, NULL);
+		return TRUE;
+	}
 	connection_set_transport(c, SP_TRANSPORT_NORMAL);
 	connection_send_unregister(c);
 	connection_set_status(c, SP_CONNECTION_UNREGISTERING, 0, NULL);
@@ -1235,11 +1893,25 @@ static gboolean on_nua_stop(gpointer data)
  * only reports at its next tick (once a second), so a clean stop would always take a second.
  * t1x64_ms bounds the un-REGISTER when the site is dead.
  */
+static gboolean on_nothing_to_stop(gpointer data)
+{
+	SpConnection *c = data;
+
+	c->nua_stop_id = 0;
+	connection_main_shut_down(c);
+	return G_SOURCE_REMOVE;
+}
+
 static void connection_shutdown_nua(SpConnection *c, unsigned t1x64_ms, gboolean unregister)
 {
 	if (c->shutdown_started)
 		return;
 	c->shutdown_started = TRUE;
+	if (c->nua == NULL) {
+		/* The site's name never resolved: no stack, no binding. Done, from the loop. */
+		c->nua_stop_id = g_idle_add(on_nothing_to_stop, c);
+		return;
+	}
 	connection_set_t1x64(c, t1x64_ms);
 	if (c->unreg_in_flight) {
 		/* A Disable's un-REGISTER is on its way: its answer stops the NUA. */
@@ -1296,6 +1968,10 @@ void sp_connection_shutdown(SpConnection *c, guint t1x64_ms)
 
 gboolean sp_connection_is_shut_down(SpConnection *c)
 {
+	for (guint i = 0; c->retired != NULL && i < c->retired->len; i++) {
+		if (!((SpRetiredStack *)g_ptr_array_index(c->retired, i))->shutdown_final)
+			return FALSE;
+	}
 	return c->nua == NULL || c->shutdown_final;
 }
 
@@ -1338,6 +2014,11 @@ const char *sp_connection_get_from(SpConnection *c)
 
 nua_t *sp_connection_get_nua(SpConnection *c)
 {
+	/* Inside an event of a retired stack, requests answer on that stack. */
+	if (c->dispatching != NULL)
+		return c->dispatching;
+	/* Whoever asks may make handles on it: then it outlives a renewal (see the top). */
+	c->nua_lent = TRUE;
 	return c->nua;
 }
 
@@ -1417,6 +2098,7 @@ json_object *sp_connection_to_json(SpConnection *c)
 	json_object_object_add(o, "reregisterInSeconds",
 			       json_object_new_int64(cfg->reregister_in_seconds));
 	json_object_object_add(o, "localAddress", json_object_new_string(c->local_address));
+	json_object_object_add(o, "serverAddress", json_string_or_null(c->server_address));
 	json_object_object_add(o, "keepaliveIntervalMs",
 			       json_object_new_int64(cfg->keepalive_interval_ms));
 	json_object_object_add(o, "probeTimeoutMs", json_object_new_int64(cfg->probe_timeout_ms));

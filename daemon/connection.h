@@ -23,7 +23,11 @@ typedef enum {
 
 const char *sp_connection_status_to_string(SpConnectionStatus status);
 
-/* Creates the connection's NUA on the phone's root; registers only once started. */
+/*
+ * Creates the connection's NUA on the phone's root (for a server given by name, without a
+ * local-address, once the name has resolved: nothing is looked up here); registers only once
+ * started.
+ */
 SpConnection *sp_connection_new(SpPhone *phone, const SpConnectionConfig *config,
 				GError **error);
 void sp_connection_free(SpConnection *c);
@@ -31,6 +35,10 @@ void sp_connection_free(SpConnection *c);
 guint sp_connection_get_id(SpConnection *c);
 SpConnectionStatus sp_connection_get_status(SpConnection *c);
 const SpConnectionConfig *sp_connection_get_config(SpConnection *c);
+/*
+ * The NUA to make handles on: NULL while the site's name has never resolved; inside an event
+ * of an earlier NUA of c (one kept for its calls after c got a new one), that NUA.
+ */
 nua_t *sp_connection_get_nua(SpConnection *c);
 /* The address c's NUA is bound to: the one that reaches its site ("0.0.0.0" when unknown). */
 const char *sp_connection_get_local_address(SpConnection *c);

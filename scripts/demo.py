@@ -4,8 +4,9 @@ on both, with the event stream on screen and keys to kill, drop and revive each 
 
 Usage: scripts/demo [--build-dir DIR] [--user DN] [--fast]   (scripts/demo installs python3 and
 the rest with scripts/bootstrap, builds, then runs this file with --no-build.)
-Needs root (network namespaces); re-runs itself through sudo otherwise. Ctrl-C or q stops
-everything it started and deletes the namespace."""
+Needs root (network namespaces); re-runs itself through sudo otherwise. q, Ctrl-C (SIGINT),
+SIGTERM and closing its terminal (SIGHUP) alike stop everything it started and delete the
+namespace, within a few seconds."""
 
 import argparse
 import json
@@ -35,9 +36,20 @@ PHONE2_DN = "5002"
 TONE_SECONDS = 180  # the microphones' tone files; past their end the phones send silence
 
 
+_terminal_gone = False
+
+
 def say(msg):
-    sys.stdout.write(f"\r[demo] {msg}\n")
-    sys.stdout.flush()
+    """A line on the terminal; nothing once the terminal is gone (its writes fail with EIO),
+    so that a closed terminal never stops the cleanup halfway."""
+    global _terminal_gone
+    if _terminal_gone:
+        return
+    try:
+        sys.stdout.write(f"\r[demo] {msg}\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _terminal_gone = True
 
 
 def become_root():
@@ -177,9 +189,10 @@ def main():
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
+    # SIGINT (Ctrl-C, even if started with it ignored), SIGTERM and SIGHUP (the terminal
+    # closed) all end the demo the same way: through the finally block below.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_term)
     try:
         netns.open()
         say(f"network namespace {netns.name}")
@@ -251,8 +264,11 @@ def main():
             ready, _, _ = select.select([sys.stdin], [], [], 0.5)
             if not ready:
                 continue
-            data = os.read(sys.stdin.fileno(), 64).decode(errors="replace")
-            if not data:  # stdin closed: keep running until Ctrl-C
+            try:
+                data = os.read(sys.stdin.fileno(), 64).decode(errors="replace")
+            except OSError:  # EIO: the terminal is gone (its SIGHUP is on the way)
+                return 0
+            if not data:  # stdin closed: keep running until a signal
                 signal.pause()
             for key in data:
                 if key in "qQ":
@@ -306,33 +322,65 @@ def main():
     except KeyboardInterrupt:
         return 0
     finally:
-        if tty_saved is not None:
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, tty_saved)
-        say("stopping")
-        if printer is not None:
-            printer.stopped = True
-        if daemon is not None and daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
+        # Nothing may cut the cleanup short: further signals are ignored, and every step
+        # runs even if one before it failed (the terminal may be gone by now).
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        cleanup(tty_saved, printer, [daemon, phone2], farend, site_list, netns, work)
+
+
+def _step(what, fn, *args):
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001 - the other steps must run whatever happened
+        say(f"{what}: {e}")
+
+
+def cleanup(tty_saved, printer, phones, farend, site_list, netns, work):
+    """Ends everything the demo started: the phones first (SIGTERM: each un-REGISTERs within
+    its 3 s shutdown deadline; SIGKILL after 5 s), then the far end and the sites, then every
+    other process in the namespace, and the namespace itself."""
+    if tty_saved is not None:
+        _step("terminal", termios.tcsetattr, sys.stdin.fileno(), termios.TCSADRAIN, tty_saved)
+    say("stopping")
+    if printer is not None:
+        printer.stopped = True
+
+    def stop_phones():
+        live = [p for p in phones if p is not None and p.poll() is None]
+        for p in live:
+            p.send_signal(signal.SIGTERM)  # all at once: they stop in parallel
+        for p in live:
             try:
-                say(f"softphoned exited {daemon.wait(15)}")
+                say(f"softphoned {p.pid} exited {p.wait(5)}")
             except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait(5)
-        if phone2 is not None and phone2.poll() is None:
-            phone2.send_signal(signal.SIGTERM)
-            try:
-                phone2.wait(15)
-            except subprocess.TimeoutExpired:
-                phone2.kill()
-                phone2.wait(5)
+                p.kill()
+                p.wait(5)
+
+    def stop_farend():
         if farend is not None and farend.poll() is None:
             farend.kill()
             farend.wait(5)
-        for site in site_list:
-            site.close()
-        netns.close()
-        say(f"namespace {netns.name} deleted; logs and recordings kept in {work} "
-            f"(aplay -f S16_LE -r 48000 -c 1 {work}/phone1/rec.raw)")
+
+    _step("softphoned", stop_phones)
+    _step("far end", stop_farend)
+    for site in site_list:
+        _step(f"site {site.name}", site.close)
+    _step("namespace", netns.close)
+    _step("namespace", forget_namespace, netns.name)
+    say(f"namespace {netns.name} deleted; logs and recordings kept in {work} "
+        f"(aplay -f S16_LE -r 48000 -c 1 {work}/phone1/rec.raw)")
+
+
+def forget_namespace(name):
+    """Deletes the namespace if it still exists (a signal during its creation leaves it
+    unknown to Netns), with its /etc/netns directory."""
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    listed = subprocess.run([ip, "netns", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, timeout=10).stdout.decode()
+    if any(line.split()[0] == name for line in listed.splitlines() if line.strip()):
+        subprocess.run([ip, "netns", "delete", name], check=False, timeout=10)
+    shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 /* Unit tests of the pure parts of the connections' status machine (daemon/connection-policy.c). */
+#include <string.h>
+
 #include <glib.h>
 
 #include "daemon/connection-policy.h"
@@ -147,6 +149,54 @@ static void test_quote(void)
 	g_assert_null(sp_sip_quote(""));
 }
 
+static void test_line_stable_part(void)
+{
+	const char *id = "0b9f6a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+	g_autofree char *a0 = sp_line_stable_part(id, 0);
+	g_autofree char *a0_again = sp_line_stable_part(id, 0);
+	g_autofree char *a1 = sp_line_stable_part(id, 1);
+	g_autofree char *b0 = sp_line_stable_part("another-installation", 0);
+
+	/* The same installation and connection give the same part, across restarts. */
+	g_assert_cmpstr(a0, ==, a0_again);
+	g_assert_cmpuint(strlen(a0), ==, SP_LINE_STABLE_LEN);
+	for (const char *p = a0; *p != '\0'; p++)
+		g_assert_true(g_ascii_isxdigit(*p));
+	/* Another connection, or another installation, another part. */
+	g_assert_cmpstr(a0, !=, a1);
+	g_assert_cmpstr(a0, !=, b0);
+}
+
+static void test_line_stale(void)
+{
+	const char *stable = "0123456789";
+	const char *current = "0123456789abcdef";
+
+	/* Ours, from a dead process or an earlier stack: stale. Case does not matter. */
+	g_assert_true(sp_line_is_stale("0123456789fedcba", stable, current));
+	g_assert_true(sp_line_is_stale("0123456789FEDCBA", stable, current));
+	/* The current binding, in any case. */
+	g_assert_false(sp_line_is_stale("0123456789abcdef", stable, current));
+	g_assert_false(sp_line_is_stale("0123456789ABCDEF", stable, current));
+	/* Someone else's (another connection, another installation, another format). */
+	g_assert_false(sp_line_is_stale("9123456789abcdef", stable, current));
+	g_assert_false(sp_line_is_stale("0123456789", stable, current));
+	g_assert_false(sp_line_is_stale("0123456789abcdef00", stable, current));
+	g_assert_false(sp_line_is_stale("", stable, current));
+	g_assert_false(sp_line_is_stale(NULL, stable, current));
+	g_assert_false(sp_line_is_stale("0123456789fedcba", NULL, current));
+	g_assert_false(sp_line_is_stale("0123456789fedcba", stable, NULL));
+}
+
+static void test_stall(void)
+{
+	/* Only a silent TCP/TLS site leaves a stalled connection; refusals and UDP do not. */
+	g_assert_true(sp_failure_may_stall_transport(TRUE, 408));
+	g_assert_false(sp_failure_may_stall_transport(TRUE, 503));
+	g_assert_false(sp_failure_may_stall_transport(TRUE, 401));
+	g_assert_false(sp_failure_may_stall_transport(FALSE, 408));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -160,5 +210,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/connection/site-down-hint", test_site_down_hint);
 	g_test_add_func("/connection/server-split", test_server_split);
 	g_test_add_func("/connection/quote", test_quote);
+	g_test_add_func("/connection/line/stable-part", test_line_stable_part);
+	g_test_add_func("/connection/line/stale", test_line_stale);
+	g_test_add_func("/connection/transport/stall", test_stall);
 	return g_test_run();
 }
