@@ -257,6 +257,8 @@ class Daemon:
         self.netns = netns
         self.args = list(args)
         self.env = dict(env or {})
+        # The instance id (restart safety) is kept per test, not in the HOME of whoever runs it.
+        self.env.setdefault("XDG_STATE_HOME", os.path.join(self.tmp_path, "state"))
         self.wrapper = list(wrapper)
         # Unix socket paths are short (108 bytes), pytest's tmp_path may not be.
         self._rundir = tempfile.mkdtemp(prefix="sp-")
