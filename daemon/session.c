@@ -107,6 +107,7 @@ struct _SpSession {
 	guint answer_timer;
 
 	gboolean ending; /* BYE/CANCEL/reject sent: waiting for the handle to finish */
+	gboolean confirmed; /* the dialog is confirmed (our 2xx ACKed, or we ACKed theirs) */
 	guint guard_timer;
 	guint in_event;
 	gboolean dead;	     /* free once the current NUA event returns and no attempt is left */
@@ -1008,7 +1009,12 @@ gboolean sp_session_hangup(SpSession *s, GError **error)
 		return TRUE;
 	case SP_SESSION_CONNECTED:
 	case SP_SESSION_HELD:
-		nua_bye(s->nh, TAG_END());
+		/*
+		 * Answered but not ACKed yet: the BYE waits for the ACK (RFC 3261 §15), sent from
+		 * on_i_state when the dialog is confirmed; the guard timer ends it otherwise.
+		 */
+		if (s->confirmed)
+			nua_bye(s->nh, TAG_END());
 		session_end_locally(s, 0, SP_REASON_NORMAL, NULL);
 		return TRUE;
 	case SP_SESSION_DISCONNECTED:
@@ -1482,8 +1488,9 @@ static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const
 
 	switch (state) {
 	case nua_callstate_ready:
+		s->confirmed = TRUE;
 		if (s->ending && s->status == SP_SESSION_DISCONNECTED) {
-			/* A 200 OK crossed our CANCEL: end the call that got set up anyway. */
+			/* A 200 OK crossed our CANCEL, or we hung up before the ACK: end it now. */
 			nua_bye(s->nh, TAG_END());
 		} else if (s->status == SP_SESSION_IN_PROGRESS) {
 			clear_source(&s->failover_timer);
