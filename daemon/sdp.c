@@ -1,6 +1,8 @@
 /* The user SDP of a call, whether a far end's offer leaves us a codec, and what was negotiated. */
 #include "daemon/sdp.h"
 
+#include "daemon/media/codec.h"
+
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
 
@@ -8,24 +10,11 @@
 #include <string.h>
 
 /*
- * What the SDP says of each codec we speak. G.722's RTP clock is 8000 although it samples at
- * 16 kHz (RFC 3551 §4.5.2); opus is always opus/48000/2 in SDP, even for mono (RFC 7587 §7).
+ * The codecs' SDP facts (payload type to offer, rtpmap, fmtp, RTP clock) come from the media
+ * library's table (daemon/media/codec.h): G.722's RTP clock is 8000 although it samples at
+ * 16 kHz, opus is opus/48000/2 even for mono.
  */
-typedef struct {
-	const char *name;
-	guint8 pt; /* what we offer it as */
-	const char *encoding;
-	guint clock_rate;
-	const char *rtpmap; /* encoding/clock[/channels] */
-	const char *fmtp;   /* NULL: none */
-} SdpCodec;
-
-static const SdpCodec sdp_codecs[] = {
-    {"opus", 111, "opus", 48000, "opus/48000/2", "useinbandfec=1; minptime=10"},
-    {"G722", 9, "G722", 8000, "G722/8000", NULL},
-    {"PCMU", 0, "PCMU", 8000, "PCMU/8000", NULL},
-    {"PCMA", 8, "PCMA", 8000, "PCMA/8000", NULL},
-};
+typedef SpCodecInfo SdpCodec;
 
 /* telephone-event per clock rate, offered with the codecs that need it. */
 #define SP_SDP_TE_PT_8000 101
@@ -35,26 +24,21 @@ static const char *const default_codecs[] = {"opus", "G722", "PCMU", "PCMA", NUL
 
 static const SdpCodec *sdp_codec_by_name(const char *name)
 {
-	for (gsize i = 0; name != NULL && i < G_N_ELEMENTS(sdp_codecs); i++) {
-		if (g_ascii_strcasecmp(sdp_codecs[i].name, name) == 0)
-			return &sdp_codecs[i];
-	}
-	return NULL;
+	return name != NULL ? sp_codec_info_lookup(name) : NULL;
 }
 
 /* The codec an rtpmap stands for, by name and clock (static types without rtpmap included). */
 static const SdpCodec *sdp_codec_of_rtpmap(const sdp_rtpmap_t *r)
 {
-	for (gsize i = 0; i < G_N_ELEMENTS(sdp_codecs); i++) {
-		const SdpCodec *c = &sdp_codecs[i];
+	for (guint i = 0; sp_codec_info_nth(i) != NULL; i++) {
+		const SdpCodec *c = sp_codec_info_nth(i);
 
-		if (r->rm_encoding != NULL &&
-		    g_ascii_strcasecmp(r->rm_encoding, c->encoding) == 0 &&
+		if (r->rm_encoding != NULL && g_ascii_strcasecmp(r->rm_encoding, c->name) == 0 &&
 		    (r->rm_rate == c->clock_rate || r->rm_rate == 0))
 			return c;
 		/* sofia names well-known static types itself; a bare "m=... 0" still counts. */
-		if ((r->rm_encoding == NULL || r->rm_encoding[0] == '\0') && r->rm_pt == c->pt &&
-		    c->pt < 96)
+		if ((r->rm_encoding == NULL || r->rm_encoding[0] == '\0') &&
+		    c->static_payload_type >= 0 && r->rm_pt == (unsigned)c->static_payload_type)
 			return c;
 	}
 	return NULL;
@@ -91,10 +75,12 @@ char *sp_sdp_build(const char *address, guint port, const char *direction,
 
 		if (c == NULL)
 			continue;
-		g_string_append_printf(sdp, " %u", c->pt);
-		g_string_append_printf(attrs, "a=rtpmap:%u %s\r\n", c->pt, c->rtpmap);
+		g_string_append_printf(sdp, " %u", c->default_payload_type);
+		g_string_append_printf(attrs, "a=rtpmap:%u %s\r\n", c->default_payload_type,
+				       c->rtpmap);
 		if (c->fmtp != NULL)
-			g_string_append_printf(attrs, "a=fmtp:%u %s\r\n", c->pt, c->fmtp);
+			g_string_append_printf(attrs, "a=fmtp:%u %s\r\n", c->default_payload_type,
+					       c->fmtp);
 		te8000 = te8000 || c->clock_rate == 8000;
 		te48000 = te48000 || c->clock_rate == 48000;
 	}
