@@ -53,6 +53,13 @@ static gboolean in_list(const char *const *list, const char *name)
 	return FALSE;
 }
 
+/*
+ * How we parse SDP: as sofia's offer/answer engine does (any network type, nothing lenient).
+ * Not sdp_f_config: in that mode sofia's parser asks for gigabytes on a few bytes of broken
+ * m-line (found by tests/fuzz/fuzz-sdp).
+ */
+#define SDP_FLAGS sdp_f_anynet
+
 char *sp_sdp_build(const char *address, guint port, const char *direction,
 		   const char *const *codecs, guint ptime_ms)
 {
@@ -125,12 +132,12 @@ gboolean sp_sdp_offer_usable(const char *body, gsize len, const char *const *cod
 
 	if (codecs == NULL || codecs[0] == NULL)
 		codecs = default_codecs;
-	if (body == NULL || len == 0 || len > G_MAXINT)
+	if (body == NULL || len == 0 || len > G_MAXINT || !sp_sdp_is_safe(body, len))
 		return FALSE;
 	home = su_home_new(sizeof(su_home_t));
 	if (home == NULL)
 		return FALSE;
-	parser = sdp_parse(home, body, (issize_t)len, sdp_f_config);
+	parser = sdp_parse(home, body, (issize_t)len, SDP_FLAGS);
 	sdp = sdp_session(parser);
 	for (const sdp_media_t *m = sdp ? sdp->sdp_media : NULL; m != NULL && !usable;
 	     m = m->m_next)
@@ -261,8 +268,8 @@ gboolean sp_sdp_media_negotiated_str(const char *local, const char *remote, guin
 		su_home_unref(home);
 		return FALSE;
 	}
-	lp = sdp_parse(home, local, (issize_t)strlen(local), sdp_f_config);
-	rp = sdp_parse(home, remote, (issize_t)strlen(remote), sdp_f_config);
+	lp = sdp_parse(home, local, (issize_t)strlen(local), SDP_FLAGS);
+	rp = sdp_parse(home, remote, (issize_t)strlen(remote), SDP_FLAGS);
 	ok = sp_sdp_media_negotiated(sdp_session(lp), sdp_session(rp), default_ptime_ms, out);
 	sdp_parser_free(lp);
 	sdp_parser_free(rp);

@@ -51,10 +51,16 @@ typedef struct {
 gboolean sp_sdp_media_negotiated(const sdp_session_t *local, const sdp_session_t *remote,
 				 guint default_ptime_ms, SpSdpMedia *out);
 /* Parses both texts and calls sp_sdp_media_negotiated(). */
-gboolean sp_sdp_media_negotiated_str(const char *local, const char *remote,
-				     guint default_ptime_ms, SpSdpMedia *out);
+gboolean sp_sdp_media_negotiated_str(const char *local, const char *remote, guint default_ptime_ms,
+				     SpSdpMedia *out);
 void sp_sdp_media_clear(SpSdpMedia *m);
 /* m as the media stream's description (pointing into m). */
 void sp_sdp_media_to_desc(const SpSdpMedia *m, gboolean local_hold, SpMediaDesc *desc);
+
+/*
+ * Whether sofia-sip's SDP parser can be given msg: FALSE when an m= line holds a character
+ * RFC 4566 does not allow there (daemon/sdp-guard.c says why, and guards sofia's own calls).
+ */
+gboolean sp_sdp_is_safe(const char *msg, gsize len);
 
 G_END_DECLS

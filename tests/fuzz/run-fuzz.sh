@@ -1,20 +1,21 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang (ASan + UBSan) in BUILD_DIR and runs each for SECONDS:
 # rpc (the control protocol's line codec and method dispatch), rtp (the RTP/RTCP parsers,
-# telephone-events and the jitter buffer's input), keyfile and xml (the two config readers).
+# telephone-events and the jitter buffer's input), sdp (our reading of the far end's offers and
+# answers), keyfile and xml (the two config readers).
 # Exits non-zero on a crash, leak or timeout in any of them.
 #   tests/fuzz/run-fuzz.sh build-fuzz 60            every target
 #   tests/fuzz/run-fuzz.sh build-fuzz 3600 rtp      one target, an hour
 set -eu
 
 if [ $# -lt 2 ]; then
-	echo "usage: $0 BUILD_DIR SECONDS [rpc|rtp|keyfile|xml ...]" >&2
+	echo "usage: $0 BUILD_DIR SECONDS [rpc|rtp|sdp|keyfile|xml ...]" >&2
 	exit 2
 fi
 build=$1
 seconds=$2
 shift 2
-targets=${*:-rpc rtp keyfile xml}
+targets=${*:-rpc rtp sdp keyfile xml}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 

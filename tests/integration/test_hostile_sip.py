@@ -269,6 +269,12 @@ BAD_SDPS = {
                         b"t=0 0\r\nm=audio 40000 RTP/AVP 96\r\na=rtpmap:96 FOO/8000\r\n"),
     "video-only": (b"v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                    b"m=video 40000 RTP/AVP 31\r\n"),
+    # Found by fuzz-sdp: sofia-sip's SDP parser loops, allocating, for ever on these m= lines
+    # (a format that is not a token after a transport that is not RTP). Unguarded, one such
+    # INVITE took the main loop and gigabytes within seconds.
+    "parser-bomb": GOOD_SDP.replace(b"m=audio 40000 RTP/AVP 0", b"m=audio 6A ;"),
+    "parser-bomb-binary": GOOD_SDP.replace(b"m=audio 40000 RTP/AVP 0",
+                                           b"m=audio 0R\xff\xff"),
 }
 
 

@@ -10,6 +10,38 @@
 #include "daemon/sdp.h"
 #include "protocol/errors.h"
 
+/* The m= lines sofia-sip's parser would loop on never reach it; valid SDP does, unchanged. */
+static void test_sdp_guard(void)
+{
+	static const char good[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+				   "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+				   "m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+				   "m=image 0 udptl t38\r\n";
+	static const char bomb[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+				   "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6A ;\r\n";
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sdp_parser_t *p;
+
+	g_assert_true(sp_sdp_is_safe(good, strlen(good)));
+	g_assert_false(sp_sdp_is_safe(bomb, strlen(bomb)));
+	g_assert_false(sp_sdp_is_safe("m=audio 0R\xff\xff", 12));
+	g_assert_false(sp_sdp_is_safe("v=0\n  m=a 6 \"x\"", 16));
+	g_assert_false(sp_sdp_is_safe("m=au 0 7000 \t\r\n", 15));
+	g_assert_true(sp_sdp_is_safe("m=audio 4000 RTP/AVP 0 \r\n", 26));
+	/* After a NUL sofia reads nothing more. */
+	g_assert_true(sp_sdp_is_safe("v=0\n\0m=a 6A ;", 14));
+
+	/* sdp_parse() is the guard: the bomb comes back as an error at once. */
+	p = sdp_parse(home, bomb, (issize_t)strlen(bomb), 0);
+	g_assert_null(sdp_session(p));
+	sdp_parser_free(p);
+	p = sdp_parse(home, good, (issize_t)strlen(good), 0);
+	g_assert_nonnull(sdp_session(p));
+	g_assert_cmpint(sdp_session(p)->sdp_media->m_port, ==, 4000);
+	sdp_parser_free(p);
+	su_home_deinit(home);
+}
+
 static void test_sdp_build(void)
 {
 	g_autofree char *sdp = sp_sdp_build("192.0.2.7", 20000, "sendrecv", NULL, 0);
@@ -65,10 +97,10 @@ static void test_sdp_negotiated(void)
 					    NULL);
 	g_autofree char *sendonly =
 	    g_strconcat(remote_head, "m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", NULL);
-	g_autofree char *foreign = g_strconcat(
-	    remote_head, "m=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n", NULL);
-	g_autofree char *pcmu_only = sp_sdp_build("127.0.0.1", 40000, "sendrecv",
-						  (const char *const[]){"PCMU", NULL}, 20);
+	g_autofree char *foreign =
+	    g_strconcat(remote_head, "m=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n", NULL);
+	g_autofree char *pcmu_only =
+	    sp_sdp_build("127.0.0.1", 40000, "sendrecv", (const char *const[]){"PCMU", NULL}, 20);
 	SpSdpMedia m;
 
 	g_assert_true(sp_sdp_media_negotiated_str(ours, answer, 20, &m));
@@ -215,6 +247,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/calls/sdp/build", test_sdp_build);
+	g_test_add_func("/calls/sdp/guard", test_sdp_guard);
 	g_test_add_func("/calls/sdp/directions-and-families", test_sdp_directions_and_families);
 	g_test_add_func("/calls/sdp/negotiated", test_sdp_negotiated);
 	g_test_add_func("/calls/sdp/offer-usable", test_sdp_offer_usable);
