@@ -590,7 +590,6 @@ typedef struct {
 #define NO_VIDEO "softphoned has no video"
 #define NO_NAT "NAT traversal (ICE, STUN, TURN)"
 #define NO_MAILBOX "voicemail (message-waiting) subscriptions"
-#define NO_HEADSET "rejecting calls while no headset is plugged in"
 #define OWN_AUDIO "the SDK's audio engine tuning; softphoned's audio has its own"
 #define OWN_LOG "softphoned logs to the journal or stderr; log_level sets how much"
 
@@ -647,9 +646,10 @@ static const Rule rules[] = {
 	 * (Rfc2833, Info or InbandRtp); what to do when no headset is there. */
 	{"policy/session/auto_answer", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY, "auto-answer"},
 	{"policy/session/dtmf_method", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY, "dtmf-method"},
-	{"policy/session/reject_session_when_headset_na", RULE_UNSUPPORTED, 0, NULL, NO_HEADSET},
-	{"policy/session/sip_code_when_headset_na", RULE_UNSUPPORTED, 0, NULL, NO_HEADSET,
-	 "reject_session_when_headset_na"},
+	{"policy/session/reject_session_when_headset_na", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY,
+	 "reject-when-no-device"},
+	{"policy/session/sip_code_when_headset_na", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY,
+	 "reject-code"},
 	{"policy/session/agc_mode", RULE_IGNORED, 0, NULL, OWN_AUDIO},
 	{"policy/session/echo_control", RULE_IGNORED, 0, NULL, OWN_AUDIO},
 	{"policy/session/noise_suppression", RULE_IGNORED, 0, NULL, OWN_AUDIO},

@@ -825,6 +825,8 @@ static const char *const policy_keys[] = {
     "dtmf-method",
     "invite-failover-timeout",
     "rtp-inactivity-timeout",
+    "reject-when-no-device",
+    "reject-code",
 };
 static const char *const audio_keys[] = {
     "capture", "playback", "codecs", "ptime", "jitter-min", "jitter-max", "dtmf-duration",
@@ -945,6 +947,10 @@ static gboolean set_policy(SpConfig *config, const char *key, const char *v, GEr
 		return parse_seconds(v, 100, 60 * SECOND_MS, &p->invite_failover_timeout_ms, error);
 	if (strcmp(key, "rtp-inactivity-timeout") == 0)
 		return parse_seconds(v, 0, DAY_MS, &p->rtp_inactivity_timeout_ms, error);
+	if (strcmp(key, "reject-when-no-device") == 0)
+		return parse_bool(v, &p->reject_when_no_device, error);
+	if (strcmp(key, "reject-code") == 0)
+		return parse_uint(v, 400, 699, &p->reject_code, error);
 	return sp_connection_config_set_full(config->connection_defaults, key, v, NULL, error);
 }
 
@@ -1122,6 +1128,7 @@ SpConfig *sp_config_new(void)
 	c->audio.dtmf_duration_ms = 100;
 	c->audio.dtmf_gap_ms = 70;
 	c->policy.rtp_inactivity_timeout_ms = 30000;
+	c->policy.reject_code = 480;
 	c->connections = g_ptr_array_new_with_free_func((GDestroyNotify)sp_connection_config_free);
 	c->warnings = g_ptr_array_new_with_free_func(g_free);
 	c->connection_defaults = sp_connection_config_new();

@@ -72,6 +72,10 @@ typedef struct {
 	SpDtmfMethod dtmf_method;    /* default RFC4733 */
 	guint invite_failover_timeout_ms; /* default 2000 */
 	guint rtp_inactivity_timeout_ms;  /* no RTP/RTCP this long ends the call; default 30000, 0 off */
+	/* An inbound call while the capture or playback device cannot be opened is answered
+	 * reject_code (400..699, default 480); default FALSE (the call rings, with silence). */
+	gboolean reject_when_no_device;
+	guint reject_code;
 } SpPolicyConfig;
 
 /* The codec names [audio] codecs accepts, in the default order. */

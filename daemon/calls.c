@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "daemon/media/alsa-pcm.h"
 #include "daemon/phone-private.h"
 #include "protocol/errors.h"
 
@@ -81,12 +82,25 @@ static void on_device_error(gpointer data, const char *device, const char *error
 	sp_phone_emit(calls->phone, "AudioDeviceError", o);
 }
 
+static void on_device_recovered(gpointer data, const char *device)
+{
+	SpCalls *calls = data;
+	json_object *o = json_object_new_object();
+	g_autofree char *time = sp_phone_timestamp();
+
+	g_message("audio device \"%s\" works again", device);
+	json_object_object_add(o, "device", json_object_new_string(device));
+	json_object_object_add(o, "time", json_object_new_string(time));
+	sp_phone_emit(calls->phone, "AudioDeviceRecovered", o);
+}
+
 SpMediaEngine *sp_calls_get_media(SpCalls *calls)
 {
 	static const SpMediaCallbacks callbacks = {
 	    .dtmf_received = on_media_dtmf,
 	    .media_timeout = on_media_timeout,
 	    .device_error = on_device_error,
+	    .device_recovered = on_device_recovered,
 	};
 
 	if (calls->media == NULL) {
@@ -227,6 +241,29 @@ static char *next_session_id(SpCalls *calls)
 
 /* --- NUA routing -------------------------------------------------------------------------- */
 
+/*
+ * [policy] reject-when-no-device (the SDK's reject_session_when_headset_na): an inbound call
+ * while a device cannot be opened is refused with reject-code, and its one event says why.
+ * TRUE when it was refused (nh is destroyed then).
+ */
+static gboolean reject_without_device(SpCalls *calls, const char *id, SpConnection *c,
+				      nua_handle_t *nh, sip_t const *sip)
+{
+	const SpConfig *config = sp_phone_get_config(calls->phone);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *device = NULL;
+
+	if (config == NULL || !config->policy.reject_when_no_device ||
+	    sp_media_engine_check_devices(sp_calls_get_media(calls), &device, &error))
+		return FALSE;
+	g_info("rejecting a call on connection %u with %u: audio device \"%s\" unavailable: %s",
+	       sp_connection_get_id(c), config->policy.reject_code, device, error->message);
+	sp_session_reject_inbound(calls, id, c, nh, sip, (int)config->policy.reject_code, device,
+				  error->message);
+	nua_handle_destroy(nh);
+	return TRUE;
+}
+
 void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *nh,
 				 sip_t const *sip, tagi_t tags[])
 {
@@ -258,6 +295,8 @@ void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *
 		return;
 	}
 	id = next_session_id(calls);
+	if (reject_without_device(calls, id, c, nh, sip))
+		return;
 	s = sp_session_new_inbound(calls, id, c, nh, sip);
 	if (s == NULL) {
 		nua_handle_destroy(nh);
@@ -488,6 +527,67 @@ json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_i
 void sp_calls_add_status(SpCalls *calls, json_object *o)
 {
 	gboolean muted = calls->media != NULL && sp_media_engine_get_mute(calls->media);
+	SpMediaEngine *media = sp_calls_get_media(calls);
+	json_object *devices = json_object_new_object();
 
 	json_object_object_add(o, "muted", json_object_new_boolean(muted));
+	json_object_object_add(devices, "capture",
+			       json_object_new_string(sp_media_engine_get_capture(media)));
+	json_object_object_add(devices, "playback",
+			       json_object_new_string(sp_media_engine_get_playback(media)));
+	json_object_object_add(o, "audioDevices", devices);
+}
+
+/* --- sound devices ------------------------------------------------------------------------ */
+
+json_object *sp_calls_get_audio_devices(SpCalls *calls, GError **error)
+{
+	SpMediaEngine *media = sp_calls_get_media(calls);
+	g_autoptr(GPtrArray) list = sp_alsa_list_devices();
+	json_object *o = json_object_new_object();
+	json_object *devices = json_object_new_array();
+
+	for (guint i = 0; i < list->len; i++) {
+		const SpAlsaDeviceInfo *d = g_ptr_array_index(list, i);
+		json_object *dev = json_object_new_object();
+
+		json_object_object_add(dev, "name", json_object_new_string(d->name));
+		json_object_object_add(dev, "description", json_object_new_string(d->description));
+		json_object_object_add(dev, "direction",
+				       json_object_new_string(d->capture && d->playback ? "both"
+							      : d->capture		? "capture"
+									   : "playback"));
+		json_object_array_add(devices, dev);
+	}
+	json_object_object_add(o, "capture",
+			       json_object_new_string(sp_media_engine_get_capture(media)));
+	json_object_object_add(o, "playback",
+			       json_object_new_string(sp_media_engine_get_playback(media)));
+	json_object_object_add(o, "devices", devices);
+	return o;
+}
+
+json_object *sp_calls_set_audio_devices(SpCalls *calls, const char *capture, const char *playback,
+					GError **error)
+{
+	SpMediaEngine *media = sp_calls_get_media(calls);
+	g_autoptr(GError) local = NULL;
+
+	if (capture == NULL && playback == NULL) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "Invalid params: give capture, playback or both");
+		return NULL;
+	}
+	/* Both are checked before either changes: a bad name changes nothing. */
+	if ((capture != NULL && !sp_alsa_probe(capture, TRUE, &local)) ||
+	    (playback != NULL && !sp_alsa_probe(playback, FALSE, &local))) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "Invalid params: no such audio device: %s", local->message);
+		return NULL;
+	}
+	g_message("audio devices: capture \"%s\", playback \"%s\"",
+		  capture != NULL ? capture : sp_media_engine_get_capture(media),
+		  playback != NULL ? playback : sp_media_engine_get_playback(media));
+	sp_media_engine_set_devices(media, capture, playback);
+	return sp_calls_get_audio_devices(calls, error);
 }

@@ -44,8 +44,12 @@ json_object *sp_calls_get_sessions(SpCalls *calls);
 gboolean sp_calls_mute(SpCalls *calls, gboolean muted, GError **error);
 json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_id,
 					   GError **error);
-/* Adds the calls' part of GetStatus ("muted") to o. */
+/* Adds the calls' part of GetStatus ("muted", "audioDevices") to o. */
 void sp_calls_add_status(SpCalls *calls, json_object *o);
+/* GetAudioDevices / SetAudioDevices (NULL: unchanged; an unknown name changes nothing). */
+json_object *sp_calls_get_audio_devices(SpCalls *calls, GError **error);
+json_object *sp_calls_set_audio_devices(SpCalls *calls, const char *capture, const char *playback,
+					GError **error);
 
 /* --- for session.c ----------------------------------------------------------------------- */
 

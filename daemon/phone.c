@@ -576,6 +576,21 @@ static json_object *api_get_audio_statistics(gpointer data, const char *session_
 	return sp_calls_get_audio_statistics(phone->calls, session_id, error);
 }
 
+static json_object *api_get_audio_devices(gpointer data, GError **error)
+{
+	SpPhone *phone = data;
+
+	return sp_calls_get_audio_devices(phone->calls, error);
+}
+
+static json_object *api_set_audio_devices(gpointer data, const char *capture, const char *playback,
+					  GError **error)
+{
+	SpPhone *phone = data;
+
+	return sp_calls_set_audio_devices(phone->calls, capture, playback, error);
+}
+
 const SpPhoneApi *sp_phone_api(void)
 {
 	static const SpPhoneApi api = {
@@ -595,6 +610,8 @@ const SpPhoneApi *sp_phone_api(void)
 	    .get_sessions = api_get_sessions,
 	    .mute = api_mute,
 	    .get_audio_statistics = api_get_audio_statistics,
+	    .get_audio_devices = api_get_audio_devices,
+	    .set_audio_devices = api_set_audio_devices,
 	};
 
 	return &api;

@@ -970,6 +970,33 @@ SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *
 	return s;
 }
 
+void sp_session_reject_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
+			       sip_t const *sip, int code, const char *device, const char *error)
+{
+	SpSession *s = session_new(calls, id, c);
+	const char *phrase = sip_status_phrase(code);
+	json_object *o;
+	json_object *why = json_object_new_object();
+
+	if (phrase == NULL)
+		phrase = "Audio Device Unavailable";
+	nua_respond(nh, code, phrase,
+		    SIPTAG_WARNING_STR("399 softphoned \"No audio device available\""), TAG_END());
+	s->outbound = FALSE;
+	session_set_remote(s, sip->sip_from);
+	s->status = SP_SESSION_DISCONNECTED;
+	s->code = code;
+	s->reason = SP_REASON_REJECTED;
+	s->sip_reason = g_strdup(phrase);
+	s->time = sp_phone_timestamp();
+	o = sp_session_to_json(s);
+	json_object_object_add(why, "device", json_object_new_string(device));
+	json_object_object_add(why, "error", json_object_new_string(error));
+	json_object_object_add(o, "deviceError", why);
+	sp_phone_emit(s->phone, "SessionStatusChanged", o);
+	sp_session_free(s);
+}
+
 /* --- operations --------------------------------------------------------------------------- */
 
 static gboolean wrong_state(SpSession *s, const char *what, GError **error)

@@ -68,6 +68,13 @@ SpSession *sp_session_new_outbound(SpCalls *calls, const char *id, const char *d
 /* An inbound INVITE on nh (bound to the new session), answered 180; emits Alerting. */
 SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
 				  sip_t const *sip);
+/*
+ * An inbound INVITE refused before it rings (the headset policy): answers code on nh (the
+ * caller destroys it) and reports a session once, Disconnected (previousStatus null, reason
+ * Rejected) with "deviceError": {device, error}. Nothing of it is kept.
+ */
+void sp_session_reject_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
+			       sip_t const *sip, int code, const char *device, const char *error);
 /* Policy auto-answer, Call-Info answer-after=N and Alert-Info info=alert-autoanswer. */
 void sp_session_check_auto_answer(SpSession *s, sip_t const *sip);
 /*

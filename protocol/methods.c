@@ -7,8 +7,8 @@
 #include "protocol/methods.h"
 
 const char *const sp_rpc_event_names[] = {
-    "ConnectionStatusChanged", "SessionStatusChanged", "DtmfReceived",
-    "AudioDeviceError",	   "MuteChanged",	   NULL,
+    "ConnectionStatusChanged", "SessionStatusChanged", "DtmfReceived", "AudioDeviceError",
+    "AudioDeviceRecovered",    "MuteChanged",	       NULL,
 };
 
 gboolean sp_rpc_event_is_known(const char *event)

@@ -134,6 +134,29 @@ static gboolean build_events(const CtlCommand *command, char **args, guint n_arg
 	return TRUE;
 }
 
+/* set-devices: --capture and --playback are options of the command line (GOption). */
+static char *opt_capture;
+static char *opt_playback;
+
+/* set-devices [--capture NAME] [--playback NAME]: SetAudioDevices {capture?, playback?}. */
+static gboolean build_set_devices(const CtlCommand *command, char **args, guint n_args,
+				  char **method_out, json_object **params_out, GError **error)
+{
+	if (opt_capture == NULL && opt_playback == NULL) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "give --capture NAME, --playback NAME or both");
+		return FALSE;
+	}
+	*method_out = g_strdup(command->method);
+	*params_out = json_object_new_object();
+	if (opt_capture != NULL)
+		json_object_object_add(*params_out, "capture", json_object_new_string(opt_capture));
+	if (opt_playback != NULL)
+		json_object_object_add(*params_out, "playback",
+				       json_object_new_string(opt_playback));
+	return TRUE;
+}
+
 /* Parses text as JSON params: one object or array, nothing after it but whitespace. */
 static json_object *parse_params(const char *text, GError **error)
 {
@@ -462,6 +485,39 @@ static void print_object(json_object *result)
 	}
 }
 
+static char *device_cell(json_object *row, gsize column)
+{
+	static const char *const keys[] = {"name", "direction", "description"};
+	char *text = cell(row, keys[MIN(column, G_N_ELEMENTS(keys) - 1)]);
+
+	/* ALSA's descriptions come in lines ("card\ndevice"); cell() made them '?'. */
+	if (column == 2)
+		g_strdelimit(text, "?", '/');
+	return text;
+}
+
+static const CtlColumn device_columns[] = {
+    {"NAME", device_cell},
+    {"DIRECTION", device_cell},
+    {"DESCRIPTION", device_cell},
+};
+
+/* GetAudioDevices / SetAudioDevices: the current choice, then what ALSA lists. */
+static void print_devices(json_object *result)
+{
+	g_autofree char *capture = cell(result, "capture");
+	g_autofree char *playback = cell(result, "playback");
+	json_object *devices = NULL;
+
+	printf("capture:  %s\nplayback: %s\n", capture, playback);
+	if (json_object_object_get_ex(result, "devices", &devices) &&
+	    json_object_is_type(devices, json_type_array) &&
+	    json_object_array_length(devices) > 0) {
+		putchar('\n');
+		print_table(devices, device_columns, G_N_ELEMENTS(device_columns));
+	}
+}
+
 static void print_pretty(json_object *result)
 {
 	puts(json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY |
@@ -499,6 +555,9 @@ static const CtlCommand commands[] = {
     {"transfer", "SID DEST", "Transfer", 2, 2, build_session, print_nothing, FALSE, "destination"},
     {"stats", "SID", "GetAudioStatistics", 1, 1, build_session, print_object},
     {"mute", "", "Mute", 0, 0, build_mute, print_nothing},
+    {"devices", "", "GetAudioDevices", 0, 0, build_none, print_devices},
+    {"set-devices", "[--capture NAME] [--playback NAME]", "SetAudioDevices", 0, 0,
+     build_set_devices, print_devices},
     {"unmute", "", "Mute", 0, 0, build_mute, print_nothing},
     {"add-connection", "USER SERVER [PROTOCOL] [NAME=VALUE...]", "AddConnection", 2, G_MAXUINT,
      build_add_connection, print_connection},
@@ -892,6 +951,10 @@ int main(int argc, char **argv)
 	    {"timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
 	     "Seconds to wait for a reply (default 10; 0 waits forever)", "SECONDS"},
 	    {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	    {"capture", 0, 0, G_OPTION_ARG_STRING, &opt_capture,
+	     "set-devices: the ALSA PCM to capture from (the microphone)", "NAME"},
+	    {"playback", 0, 0, G_OPTION_ARG_STRING, &opt_playback,
+	     "set-devices: the ALSA PCM to play to (the speaker)", "NAME"},
 	    {NULL},
 	};
 	g_autoptr(GOptionContext) octx = g_option_context_new("COMMAND [ARG...]");
@@ -942,6 +1005,10 @@ int main(int argc, char **argv)
 	}
 	args++;
 	n_args--;
+	if ((opt_capture != NULL || opt_playback != NULL) && command->build != build_set_devices) {
+		ctl_warn("--capture and --playback go with set-devices only");
+		return CTL_EXIT_USAGE;
+	}
 	if (n_args < command->min_args || n_args > command->max_args) {
 		usage_error(&error, command->name, command->usage);
 		ctl_warn("%s", error->message);
@@ -966,5 +1033,7 @@ int main(int argc, char **argv)
 		g_byte_array_unref(ctl.in);
 	g_clear_object(&ctl.socket);
 	g_free(ctl.method);
+	g_free(opt_capture);
+	g_free(opt_playback);
 	return rc;
 }

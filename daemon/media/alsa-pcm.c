@@ -3,6 +3,8 @@
 
 #include <alsa/asoundlib.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "daemon/media/codec.h"
 
@@ -183,4 +185,69 @@ glong sp_alsa_write(SpAlsaPcm *p, const gint16 *buf, gulong n, guint64 *xruns)
 		return (glong)r;
 	r = snd_pcm_writei(p->pcm, buf, n);
 	return r >= 0 ? (glong)r : (r == -EAGAIN ? 0 : alsa_recover(p, (glong)r, xruns));
+}
+
+/* ---- what is there ------------------------------------------------------------------------ */
+
+void sp_alsa_device_info_free(SpAlsaDeviceInfo *info)
+{
+	if (info == NULL)
+		return;
+	g_free(info->name);
+	g_free(info->description);
+	g_free(info);
+}
+
+GPtrArray *sp_alsa_list_devices(void)
+{
+	GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)sp_alsa_device_info_free);
+	void **hints = NULL;
+
+	if (snd_device_name_hint(-1, "pcm", &hints) < 0)
+		return list;
+	for (void **h = hints; *h != NULL; h++) {
+		char *name = snd_device_name_get_hint(*h, "NAME");
+		char *desc = snd_device_name_get_hint(*h, "DESC");
+		char *ioid = snd_device_name_get_hint(*h, "IOID"); /* NULL: both ways */
+		SpAlsaDeviceInfo *info;
+
+		if (name == NULL) {
+			free(desc);
+			free(ioid);
+			continue;
+		}
+		info = g_new0(SpAlsaDeviceInfo, 1);
+		info->name = g_strdup(name);
+		info->description = g_strdup(desc != NULL ? desc : "");
+		info->capture = ioid == NULL || strcmp(ioid, "Input") == 0;
+		info->playback = ioid == NULL || strcmp(ioid, "Output") == 0;
+		g_ptr_array_add(list, info);
+		free(name);
+		free(desc);
+		free(ioid);
+	}
+	snd_device_name_free_hint(hints);
+	return list;
+}
+
+gboolean sp_alsa_probe(const char *name, gboolean capture, GError **error)
+{
+	snd_pcm_t *pcm = NULL;
+	int err;
+
+	if (name == NULL || *name == '\0') {
+		g_set_error_literal(error, SP_MEDIA_ERROR, SP_MEDIA_ERROR_INVALID_ARGS,
+				    "no device name");
+		return FALSE;
+	}
+	err = snd_pcm_open(&pcm, name, capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK,
+			   SND_PCM_NONBLOCK);
+	if (err == -EBUSY)
+		return TRUE;
+	if (err < 0)
+		return alsa_fail(error, name,
+				 capture ? "cannot open for capture" : "cannot open for playback",
+				 err);
+	snd_pcm_close(pcm);
+	return TRUE;
 }

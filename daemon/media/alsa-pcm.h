@@ -12,6 +12,24 @@ G_BEGIN_DECLS
 
 typedef struct _SpAlsaPcm SpAlsaPcm;
 
+/* One PCM that ALSA's name hints list. */
+typedef struct {
+	char *name;
+	char *description; /* "" when it has none */
+	gboolean capture;  /* it can be opened for capture */
+	gboolean playback;
+} SpAlsaDeviceInfo;
+
+void sp_alsa_device_info_free(SpAlsaDeviceInfo *info);
+/* The PCMs of snd_device_name_hint() (the "pcm" interface, every card), in ALSA's order. */
+GPtrArray *sp_alsa_list_devices(void); /* SpAlsaDeviceInfo*, owned */
+/*
+ * Whether name can be opened in that direction: opened without blocking and closed at once,
+ * never configured (a file PCM opens its output file only when configured, so a recording is
+ * not truncated by a probe). A device busy with someone else (EBUSY) exists.
+ */
+gboolean sp_alsa_probe(const char *name, gboolean capture, GError **error);
+
 /* Opens name for capture or playback, non-blocking; NULL with a message from ALSA. */
 SpAlsaPcm *sp_alsa_open(const char *name, gboolean capture, GError **error);
 /* snd_pcm_drop() (never drain: it can hang on a stuck device), then close. NULL is fine. */
@@ -31,5 +49,7 @@ glong sp_alsa_avail(SpAlsaPcm *pcm);
  */
 glong sp_alsa_read(SpAlsaPcm *pcm, gint16 *buf, gulong n, guint64 *xruns);
 glong sp_alsa_write(SpAlsaPcm *pcm, const gint16 *buf, gulong n, guint64 *xruns);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpAlsaDeviceInfo, sp_alsa_device_info_free)
 
 G_END_DECLS

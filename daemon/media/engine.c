@@ -8,6 +8,8 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -60,12 +62,15 @@
 #define SEND_SAMPLES (SP_CODEC_MAX_FRAME_SAMPLES * 2)
 #define STATS_EVERY_TICKS 5
 #define RECV_BURST 64
+#define DEVICE_RETRY_US G_GUINT64_CONSTANT(1000000) /* a failed device is tried again */
+#define DEVICE_TRIAL_TICKS 10 /* frames a reopened device moves before it counts as back */
 
 typedef enum {
 	MSG_ADD,
 	MSG_UPDATE,
 	MSG_DTMF,
 	MSG_REMOVE,
+	MSG_DEVICES,
 	MSG_QUIT,
 } MsgType;
 
@@ -78,6 +83,8 @@ typedef struct {
 	SpMediaDesc desc; /* MSG_UPDATE: strings owned by the message */
 	char *digits;	  /* MSG_DTMF */
 	gboolean inband;
+	char *capture; /* MSG_DEVICES: the new names, NULL for "unchanged" */
+	char *playback;
 } Msg;
 
 /* The statistics snapshot, shared by the media thread (writer) and the main thread. */
@@ -100,6 +107,23 @@ typedef struct {
 	GHashTable *live; /* id -> SpMediaStream*, main thread only */
 } Front;
 
+/*
+ * One sound device as the media thread sees it. A device that fails (cannot be opened, or an
+ * unplugged headset mid-call) is reported once, then tried again every DEVICE_RETRY_US while a
+ * stream needs sound; once it has moved DEVICE_TRIAL_TICKS frames again it is reported as
+ * recovered. A reopened device that fails during its trial is closed again without a report, so
+ * a flapping device does not flood the clients.
+ */
+typedef struct {
+	gboolean capture;
+	char *name; /* the media thread's copy of the chosen name */
+	SpAlsaPcm *pcm;
+	gboolean failed;  /* reported as failed, not yet as recovered */
+	guint good_ticks; /* frames moved since it was reopened after a failure */
+	guint64 retry_us; /* not opened again before this tick */
+	gint unavailable; /* atomic, read by the main thread: failed */
+} Device;
+
 struct _SpMediaEngine {
 	Front *front;
 	GMainContext *context;
@@ -115,9 +139,8 @@ struct _SpMediaEngine {
 
 	/* The media thread's own. */
 	GPtrArray *streams; /* Stream* */
-	SpAlsaPcm *capture;
-	SpAlsaPcm *playback;
-	gboolean devices_failed; /* until no stream needs sound: no retry within a call */
+	Device capture;
+	Device playback;
 	guint64 xruns;
 	int timer_fd;
 	guint64 tick_us; /* the monotonic time of the current tick */
@@ -208,6 +231,7 @@ typedef enum {
 	EV_DTMF,
 	EV_TIMEOUT,
 	EV_DEVICE_ERROR,
+	EV_DEVICE_RECOVERED,
 } EventType;
 
 typedef struct {
@@ -257,6 +281,10 @@ static gboolean event_dispatch(gpointer data)
 	case EV_DEVICE_ERROR:
 		if (f->callbacks.device_error != NULL)
 			f->callbacks.device_error(f->user_data, ev->device, ev->error);
+		break;
+	case EV_DEVICE_RECOVERED:
+		if (f->callbacks.device_recovered != NULL)
+			f->callbacks.device_recovered(f->user_data, ev->device);
 		break;
 	case EV_DTMF:
 		s = g_hash_table_lookup(f->live, GUINT_TO_POINTER(ev->id));
@@ -308,6 +336,15 @@ static void post_device_error(SpMediaEngine *e, const char *device, const char *
 	ev->type = EV_DEVICE_ERROR;
 	ev->device = g_strdup(device);
 	ev->error = g_strdup(error);
+	post(e, ev);
+}
+
+static void post_device_recovered(SpMediaEngine *e, const char *device)
+{
+	Event *ev = g_new0(Event, 1);
+
+	ev->type = EV_DEVICE_RECOVERED;
+	ev->device = g_strdup(device);
 	post(e, ev);
 }
 
@@ -979,22 +1016,81 @@ static void stream_tick(Stream *st, const gint16 *mic, gint32 *mix, gboolean mut
 /* ---- devices ----------------------------------------------------------------------------------
  */
 
+static void device_set_failed(Device *d, gboolean failed)
+{
+	d->failed = failed;
+	g_atomic_int_set(&d->unavailable, failed ? 1 : 0);
+}
+
+/* Closed, with its failure forgotten: the next call (or the next name) starts afresh. */
+static void device_reset(Device *d)
+{
+	g_clear_pointer(&d->pcm, sp_alsa_close);
+	device_set_failed(d, FALSE);
+	d->good_ticks = 0;
+	d->retry_us = 0;
+}
+
 static void devices_close(SpMediaEngine *e)
 {
-	g_clear_pointer(&e->capture, sp_alsa_close);
-	g_clear_pointer(&e->playback, sp_alsa_close);
+	device_reset(&e->capture);
+	device_reset(&e->playback);
 }
 
-static void device_failed(SpMediaEngine *e, SpAlsaPcm **pcm, const char *error)
+static void device_failed(SpMediaEngine *e, Device *d, const char *error)
 {
-	g_autofree char *name = g_strdup(sp_alsa_get_name(*pcm));
-
-	g_clear_pointer(pcm, sp_alsa_close);
-	e->devices_failed = TRUE;
-	post_device_error(e, name, error);
+	g_clear_pointer(&d->pcm, sp_alsa_close);
+	d->retry_us = e->tick_us + DEVICE_RETRY_US;
+	if (d->failed)
+		return; /* reported already: this was a retry */
+	device_set_failed(d, TRUE);
+	post_device_error(e, d->name, error);
 }
 
-/* Opens the devices when a stream needs sound, and closes them when none does. */
+static void device_open(SpMediaEngine *e, Device *d)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (d->pcm != NULL || e->tick_us < d->retry_us)
+		return;
+	d->good_ticks = 0;
+	d->pcm = sp_alsa_open(d->name, d->capture, &error);
+	if (d->pcm == NULL)
+		device_failed(e, d, error->message);
+}
+
+/* A frame went through d. */
+static void device_moved(SpMediaEngine *e, Device *d)
+{
+	if (d->failed && ++d->good_ticks >= DEVICE_TRIAL_TICKS) {
+		device_set_failed(d, FALSE);
+		post_device_recovered(e, d->name);
+	}
+}
+
+/*
+ * SetAudioDevices: the device changes before the next tick opens it again (a gap of one
+ * frame). The same name again only retries a failed device at once: a working one is left
+ * alone, so a file PCM's recording is not truncated by reopening it.
+ */
+static void device_switch(Device *d, const char *name)
+{
+	if (name == NULL)
+		return;
+	if (g_strcmp0(name, d->name) == 0) {
+		if (d->failed && d->pcm == NULL)
+			d->retry_us = 0;
+		return;
+	}
+	device_reset(d);
+	g_free(d->name);
+	d->name = g_strdup(name);
+}
+
+/*
+ * Opens the devices when a stream needs sound (and tries failed ones again), and closes them
+ * when none does.
+ */
 static void devices_update(SpMediaEngine *e)
 {
 	gboolean needed = FALSE;
@@ -1002,30 +1098,11 @@ static void devices_update(SpMediaEngine *e)
 	for (guint i = 0; i < e->streams->len; i++)
 		needed = needed || needs_sound(g_ptr_array_index(e->streams, i));
 	if (!needed) {
-		devices_close(e);
-		e->devices_failed = FALSE; /* the next call tries them again */
+		devices_close(e); /* the next call tries them again, and reports them again */
 		return;
 	}
-	if (e->devices_failed || (e->capture != NULL && e->playback != NULL))
-		return;
-	if (e->capture == NULL) {
-		g_autoptr(GError) error = NULL;
-
-		e->capture = sp_alsa_open(e->config.capture, TRUE, &error);
-		if (e->capture == NULL) {
-			e->devices_failed = TRUE;
-			post_device_error(e, e->config.capture, error->message);
-		}
-	}
-	if (e->playback == NULL) {
-		g_autoptr(GError) error = NULL;
-
-		e->playback = sp_alsa_open(e->config.playback, FALSE, &error);
-		if (e->playback == NULL) {
-			e->devices_failed = TRUE;
-			post_device_error(e, e->config.playback, error->message);
-		}
-	}
+	device_open(e, &e->capture);
+	device_open(e, &e->playback);
 }
 
 /* One frame of the microphone, or FALSE (silence) when there is none. */
@@ -1033,27 +1110,29 @@ static gboolean capture_frame(SpMediaEngine *e, gint16 *mic)
 {
 	glong got;
 
-	if (e->capture == NULL)
+	if (e->capture.pcm == NULL)
 		return FALSE;
 	/* A device with a clock of its own that is ahead of ours: keep two periods at most. */
-	if (sp_alsa_has_clock(e->capture)) {
-		glong avail = sp_alsa_avail(e->capture);
+	if (sp_alsa_has_clock(e->capture.pcm)) {
+		glong avail = sp_alsa_avail(e->capture.pcm);
 
 		while (avail > 2 * DEV_FRAMES) {
 			gint16 skip[DEV_FRAMES];
 
-			if (sp_alsa_read(e->capture, skip, DEV_FRAMES, &e->xruns) <= 0)
+			if (sp_alsa_read(e->capture.pcm, skip, DEV_FRAMES, &e->xruns) <= 0)
 				break;
 			avail -= DEV_FRAMES;
 		}
 	}
 	/* The null PCM "reads" without writing the buffer: never send what was on the stack. */
 	memset(mic, 0, DEV_FRAMES * sizeof(gint16));
-	got = sp_alsa_read(e->capture, mic, DEV_FRAMES, &e->xruns);
+	got = sp_alsa_read(e->capture.pcm, mic, DEV_FRAMES, &e->xruns);
 	if (got < 0) {
 		device_failed(e, &e->capture, g_strerror((int)-got));
 		return FALSE;
 	}
+	if (got > 0)
+		device_moved(e, &e->capture);
 	if (got < DEV_FRAMES)
 		memset(mic + got, 0, (gsize)(DEV_FRAMES - got) * sizeof(gint16));
 	return TRUE;
@@ -1064,13 +1143,15 @@ static void playback_frame(SpMediaEngine *e, const gint32 *mix)
 	gint16 out[DEV_FRAMES];
 	glong put;
 
-	if (e->playback == NULL)
+	if (e->playback.pcm == NULL)
 		return;
 	for (guint i = 0; i < DEV_FRAMES; i++)
 		out[i] = (gint16)CLAMP(mix[i], G_MININT16, G_MAXINT16);
-	put = sp_alsa_write(e->playback, out, DEV_FRAMES, &e->xruns);
+	put = sp_alsa_write(e->playback.pcm, out, DEV_FRAMES, &e->xruns);
 	if (put < 0)
 		device_failed(e, &e->playback, g_strerror((int)-put));
+	else if (put > 0)
+		device_moved(e, &e->playback);
 }
 
 static void engine_tick(SpMediaEngine *e)
@@ -1106,6 +1187,8 @@ static void msg_free(Msg *m)
 	g_free((char *)m->desc.remote_address);
 	g_free((char *)m->desc.codec);
 	g_free(m->digits);
+	g_free(m->capture);
+	g_free(m->playback);
 	g_free(m);
 }
 
@@ -1139,6 +1222,10 @@ static gboolean engine_handle(SpMediaEngine *e, Msg *m)
 		if (st != NULL)
 			g_ptr_array_remove(e->streams, st); /* frees it, with an RTCP BYE */
 		break;
+	case MSG_DEVICES:
+		device_switch(&e->capture, m->capture);
+		device_switch(&e->playback, m->playback);
+		break;
 	case MSG_QUIT:
 		go_on = FALSE;
 		break;
@@ -1155,7 +1242,16 @@ static gpointer engine_thread(gpointer data)
 	struct itimerspec its = {{0, TICK_US * 1000}, {0, 0}};
 	struct timespec now;
 	gboolean running = TRUE;
+	sigset_t pipe_set;
 	Msg *m;
+
+	/*
+	 * A device plugin that writes to a pipe (a file PCM on a FIFO or "|command") whose reader
+	 * went away gets EPIPE, which is a failed device; the signal would end the daemon.
+	 */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	its.it_value = now;
@@ -1272,6 +1368,9 @@ SpMediaEngine *sp_media_engine_new(const SpMediaEngineConfig *config,
 	e->playback_name = g_strdup(config->playback ? config->playback : "default");
 	e->config.capture = e->capture_name;
 	e->config.playback = e->playback_name;
+	e->capture.capture = TRUE;
+	e->capture.name = g_strdup(e->capture_name);
+	e->playback.name = g_strdup(e->playback_name);
 	e->next_id = 1;
 	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -1303,9 +1402,69 @@ void sp_media_engine_free(SpMediaEngine *e)
 	g_hash_table_remove_all(e->front->live);
 	front_unref(e->front);
 	g_main_context_unref(e->context);
+	g_free(e->capture.name);
+	g_free(e->playback.name);
 	g_free(e->capture_name);
 	g_free(e->playback_name);
 	g_free(e);
+}
+
+void sp_media_engine_set_devices(SpMediaEngine *e, const char *capture, const char *playback)
+{
+	Msg *m = g_new0(Msg, 1);
+
+	if (capture != NULL) {
+		g_free(e->capture_name);
+		e->capture_name = g_strdup(capture);
+		e->config.capture = e->capture_name;
+	}
+	if (playback != NULL) {
+		g_free(e->playback_name);
+		e->playback_name = g_strdup(playback);
+		e->config.playback = e->playback_name;
+	}
+	/* Queued even with no thread running: the next one starts with it. */
+	m->type = MSG_DEVICES;
+	m->capture = g_strdup(capture);
+	m->playback = g_strdup(playback);
+	engine_send(e, m);
+}
+
+const char *sp_media_engine_get_capture(SpMediaEngine *e)
+{
+	return e->capture_name;
+}
+
+const char *sp_media_engine_get_playback(SpMediaEngine *e)
+{
+	return e->playback_name;
+}
+
+gboolean sp_media_engine_check_devices(SpMediaEngine *e, char **device, GError **error)
+{
+	struct {
+		const char *name;
+		Device *d;
+		gboolean capture;
+	} both[] = {{e->capture_name, &e->capture, TRUE}, {e->playback_name, &e->playback, FALSE}};
+
+	for (guint i = 0; i < G_N_ELEMENTS(both); i++) {
+		g_autoptr(GError) local = NULL;
+
+		/* Failed during a call (and being retried): the probe may not see it. */
+		if (g_atomic_int_get(&both[i].d->unavailable) != 0)
+			g_set_error(&local, SP_MEDIA_ERROR, SP_MEDIA_ERROR_FAILED,
+				    "%s: failed during the call and not back yet", both[i].name);
+		else
+			sp_alsa_probe(both[i].name, both[i].capture, &local);
+		if (local != NULL) {
+			if (device != NULL)
+				*device = g_strdup(both[i].name);
+			g_propagate_error(error, g_steal_pointer(&local));
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 void sp_media_engine_set_mute(SpMediaEngine *e, gboolean muted)

@@ -35,6 +35,9 @@ typedef struct {
 	/* A device could not be opened or failed (unplugged). Reported once per failure; the
 	 * streams go on with silence. */
 	void (*device_error)(gpointer engine_user_data, const char *device, const char *error);
+	/* A device that failed works again (replugged, or it appeared): reported once, after
+	 * it has moved a few frames. */
+	void (*device_recovered)(gpointer engine_user_data, const char *device);
 } SpMediaCallbacks;
 
 typedef enum {
@@ -102,6 +105,22 @@ void sp_media_engine_free(SpMediaEngine *engine);
 /* Mute: every stream sends silence in place of the microphone, with its timing kept. */
 void sp_media_engine_set_mute(SpMediaEngine *engine, gboolean muted);
 gboolean sp_media_engine_get_mute(SpMediaEngine *engine);
+
+/*
+ * Chooses other devices (NULL: that one unchanged; validate names first with sp_alsa_probe()).
+ * A call with sound moves to them at the next 20 ms tick, its streams untouched; later calls
+ * open them. A failed device named again is tried again at once.
+ */
+void sp_media_engine_set_devices(SpMediaEngine *engine, const char *capture, const char *playback);
+/* The current choice (valid until the next sp_media_engine_set_devices()). */
+const char *sp_media_engine_get_capture(SpMediaEngine *engine);
+const char *sp_media_engine_get_playback(SpMediaEngine *engine);
+/*
+ * Whether both devices can be used now: FALSE (with the device's name in *device and why) when
+ * one failed during a call and is not back, or when it cannot be opened. A device busy with
+ * another program counts as there. Opens nothing for longer than a probe.
+ */
+gboolean sp_media_engine_check_devices(SpMediaEngine *engine, char **device, GError **error);
 
 /*
  * A stream on the given bound UDP sockets (duplicated: the caller keeps its own). It sends and

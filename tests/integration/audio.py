@@ -116,6 +116,7 @@ pcm.{capture} {{
 	file "/dev/null"
 	infile "{tone}"
 	format "raw"
+	hint {{ show on description "Test microphone (a tone file)" }}
 }}
 pcm.{playback} {{
 	type file
@@ -124,6 +125,7 @@ pcm.{playback} {{
 	format "raw"
 	truncate true
 	perm 0644
+	hint {{ show on description "Test speaker (a recording)" }}
 }}
 """
 

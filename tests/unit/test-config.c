@@ -1277,10 +1277,6 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	    "packets), ignored",
 	    ":25:11: policy/endpoint/audio_qos=\"46\": not supported yet (DSCP marking of RTP "
 	    "packets), ignored",
-	    ":33:11: policy/session/reject_session_when_headset_na=\"1\": not supported yet "
-	    "(rejecting calls while no headset is plugged in), ignored",
-	    ":35:11: policy/session/sip_code_when_headset_na=\"480\": not supported yet "
-	    "(rejecting calls while no headset is plugged in), ignored",
 	    ":60:13: proxies/proxy0/nat/stun_server=\"stun.example.net\": not supported yet (NAT "
 	    "traversal (ICE, STUN, TURN)), ignored",
 	    ":64:13: proxies/proxy0/mailbox/password: not supported yet (voicemail "
@@ -1319,6 +1315,12 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	/* policy/session */
 	g_assert_true(config->policy.auto_answer);
 	g_assert_cmpint(config->policy.dtmf_method, ==, SP_DTMF_INBAND);
+	g_assert_true(config->policy.reject_when_no_device);
+	g_assert_cmpuint(config->policy.reject_code, ==, 480);
+	assert_mapped(config, "policy/session/reject_session_when_headset_na",
+		      "[policy] reject-when-no-device", "1");
+	assert_mapped(config, "policy/session/sip_code_when_headset_na", "[policy] reject-code",
+		      "480");
 	/* policy/device */
 	g_assert_cmpstr(config->audio.capture, ==, "plughw:1,0");
 	g_assert_cmpstr(config->audio.playback, ==, "plughw:2,0");

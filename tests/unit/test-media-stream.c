@@ -79,6 +79,7 @@ typedef struct {
 	guint device_errors;
 	char *device_error_name;
 	char *device_error_text;
+	guint device_recoveries;
 	gboolean wrong_thread;
 } Peer;
 
@@ -141,7 +142,19 @@ static void on_device_error(gpointer data, const char *device, const char *error
 	p->device_error_text = g_strdup(error);
 }
 
-static const SpMediaCallbacks callbacks = {on_dtmf, on_timeout, on_device_error};
+static void on_device_recovered(gpointer data, const char *device)
+{
+	Peer *p = data;
+
+	if (g_thread_self() != main_thread)
+		p->wrong_thread = TRUE;
+	p->device_recoveries++;
+	g_free(p->device_error_name);
+	p->device_error_name = g_strdup(device);
+}
+
+static const SpMediaCallbacks callbacks = {on_dtmf, on_timeout, on_device_error,
+					   on_device_recovered};
 
 /* capture: "A" (the 1 kHz tone), "B" (1.5 kHz), "S" (digital silence), or an ALSA name. */
 static Peer *peer_new(const char *name, const char *capture, guint timeout_ms)
@@ -986,6 +999,108 @@ static void test_missing_device(void)
 	teardown_context();
 }
 
+static gboolean recoveries_at_least(gpointer data)
+{
+	Until *u = data;
+
+	return u->p->device_recoveries >= u->n;
+}
+
+/*
+ * SetAudioDevices mid-call: B's speaker moves to another recording at once, the first one
+ * stops growing, the stream goes on; then A's microphone moves to the other tone.
+ */
+static void test_switch_devices(void)
+{
+	Peer *a, *b;
+	g_autofree char *second = g_strdup_printf("%s/b-second.raw", tmpdir);
+	g_autofree char *play2 = g_strdup_printf("tplay:OUT=\"%s\"", second);
+	g_autofree char *cap2 = g_strdup_printf("tcap:IN=\"%s\"", tone_b_path);
+	g_autofree char *first = NULL;
+	Until u;
+	gsize first_size;
+
+	setup_context();
+	a = peer_new("a", "A", 0);
+	b = peer_new("b", "S", 0);
+	connect_peers(a, b, "PCMU", 20, FALSE);
+	wait_played(b, 500);
+	sp_media_engine_set_devices(b->engine, NULL, play2);
+	g_assert_cmpstr(sp_media_engine_get_playback(b->engine), ==, play2);
+	g_assert_true(g_str_has_prefix(sp_media_engine_get_capture(b->engine), "tcap:IN="));
+	u = (Until){b, 0, 500 * BYTES_PER_MS, second};
+	wait_for(size_at_least, &u, "the second recording");
+	first_size = file_size(b->out_path);
+	sp_media_engine_set_devices(a->engine, cap2, NULL);
+	u = (Until){b, 0, 1500 * BYTES_PER_MS, second};
+	wait_for(size_at_least, &u, "the second recording to grow");
+	g_assert_cmpuint(file_size(b->out_path), ==, first_size);
+	g_assert_cmpuint(b->device_errors + a->device_errors, ==, 0);
+
+	/* The first recording heard A's first tone; the second one, then A's second tone. */
+	g_assert_cmpfloat(recording_passing(b, 100, 480, window_has_tone_a), >=, share_required());
+	first = b->out_path;
+	b->out_path = g_strdup(second);
+	g_assert_cmpfloat(recording_passing(b, 100, 400, window_has_tone_a), >=, share_required());
+	g_assert_cmpfloat(recording_passing(b, 1100, 1400, window_has_tone_b), >=,
+			  share_required());
+	g_unlink(first);
+	g_assert_false(a->wrong_thread || b->wrong_thread);
+
+	peer_free(a);
+	peer_free(b);
+	teardown_context();
+}
+
+/*
+ * A speaker that cannot be opened (its folder is missing) is reported once, tried again every
+ * second without more reports, and taken by itself once it can be opened: reported recovered,
+ * and the recording then holds the far end's tone.
+ */
+static void test_device_recovers(void)
+{
+	Peer *a, *b;
+	g_autofree char *dir = g_strdup_printf("%s/usb", tmpdir);
+	g_autofree char *rec = g_strdup_printf("%s/speaker.raw", dir);
+	g_autofree char *play = g_strdup_printf("tplay:OUT=\"%s\"", rec);
+	Until u;
+
+	setup_context();
+	a = peer_new("a", "A", 0);
+	b = peer_new("b", "S", 0);
+	sp_media_engine_set_devices(b->engine, NULL, play);
+	connect_peers(a, b, "PCMU", 20, FALSE);
+	u = (Until){b, 1, 0, NULL};
+	wait_for(device_errors_at_least, &u, "the device error");
+	g_assert_cmpstr(b->device_error_name, ==, play);
+	wait_received(b, 150); /* three seconds of a call without a speaker: retries */
+	g_assert_cmpuint(b->device_errors, ==, 1);
+	g_assert_cmpuint(b->device_recoveries, ==, 0);
+
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	u = (Until){b, 1, 0, NULL};
+	wait_for(recoveries_at_least, &u, "the recovery");
+	g_assert_cmpstr(b->device_error_name, ==, play);
+	u = (Until){b, 0, 500 * BYTES_PER_MS, rec};
+	wait_for(size_at_least, &u, "the recording after the recovery");
+	g_assert_cmpuint(b->device_errors, ==, 1);
+	g_assert_cmpuint(b->device_recoveries, ==, 1);
+	g_assert_false(b->wrong_thread);
+	{
+		gsize n;
+		g_autofree gint16 *x = read_recording(rec, &n);
+
+		g_assert_cmpfloat(windows_passing(x, n, 100, 480, window_has_tone_a), >=,
+				  share_required());
+	}
+
+	peer_free(a);
+	peer_free(b);
+	g_unlink(rec);
+	g_rmdir(dir);
+	teardown_context();
+}
+
 /*
  * Latching: B takes a new source port on the far end's IP after three packets of one SSRC
  * from it, and sends there from then on; another IP is never taken. A new port with a new SSRC
@@ -1305,6 +1420,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/media/stream/garbage", test_garbage);
 	g_test_add_func("/media/stream/media-timeout", test_media_timeout);
 	g_test_add_func("/media/stream/missing-device", test_missing_device);
+	g_test_add_func("/media/stream/switch-devices", test_switch_devices);
+	g_test_add_func("/media/stream/device-recovers", test_device_recovers);
 	g_test_add_func("/media/stream/latching", test_latching);
 	g_test_add_func("/media/stream/no-remote", test_no_remote);
 	g_test_add_func("/media/stream/rtcp", test_rtcp);
