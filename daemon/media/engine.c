@@ -115,6 +115,7 @@ struct _SpMediaEngine {
 	guint next_id;
 	guint n_streams;		      /* main thread: streams alive */
 	SpMediaTone want_ring, want_playback; /* main thread: the tones asked for */
+	GSource *tones_stop;		      /* main thread: stops the thread a moment after */
 	GThread *thread;
 	int wake_fd;
 	GAsyncQueue *queue;
@@ -134,6 +135,7 @@ struct _SpMediaEngine {
 	SpAlsaPcm *ring_pcm;  /* the ring device when it is not the playback device */
 	gboolean ring_failed; /* until the ring stops: no retry while it rings */
 	gboolean tone_opened; /* the tones opened the playback device once (until they stop) */
+	guint tone_linger;    /* ticks the playback device stays open after a tone */
 };
 
 struct _SpMediaStream {
@@ -997,7 +999,8 @@ static void stream_tick(Stream *st, const gint16 *mic, gint32 *mix, gboolean mut
  * Another ring device is opened when the ring starts and closed when it stops.
  */
 
-#define TONE_LEVEL 0.25 /* peak, of full scale: about -12 dBFS, like a voice */
+#define TONE_LEVEL 0.25	     /* peak, of full scale: about -12 dBFS, like a voice */
+#define TONE_LINGER_TICKS 15 /* 300 ms */
 
 static void tones_init(SpMediaEngine *e, const SpMediaEngineConfig *config)
 {
@@ -1031,10 +1034,20 @@ static gboolean ring_shares_playback(SpMediaEngine *e)
 	return g_strcmp0(e->config.ring, e->config.playback) == 0;
 }
 
-static gboolean tones_need_playback(SpMediaEngine *e)
+static gboolean tones_play_on_playback(SpMediaEngine *e)
 {
 	return e->playback_tone != SP_MEDIA_TONE_NONE ||
 	       (e->ring_tone != SP_MEDIA_TONE_NONE && ring_shares_playback(e));
+}
+
+/*
+ * While a tone plays on the playback device, and a moment after: a call's stream usually comes
+ * right after its ringback or ring ends (the answer), and must find the device still open
+ * rather than close and reopen it (a click on a real device).
+ */
+static gboolean tones_need_playback(SpMediaEngine *e)
+{
+	return tones_play_on_playback(e) || e->tone_linger > 0;
 }
 
 static gboolean streams_need_sound(SpMediaEngine *e);
@@ -1042,6 +1055,8 @@ static gboolean streams_need_sound(SpMediaEngine *e);
 /* Media thread: what plays from now on. */
 static void tones_set(SpMediaEngine *e, SpMediaTone ring, SpMediaTone playback)
 {
+	gboolean was_playing = tones_play_on_playback(e);
+
 	if (ring != e->ring_tone && ring != SP_MEDIA_TONE_NONE)
 		sp_tone_generator_reset(e->tones[ring]);
 	if (playback != e->playback_tone && playback != SP_MEDIA_TONE_NONE)
@@ -1052,10 +1067,10 @@ static void tones_set(SpMediaEngine *e, SpMediaTone ring, SpMediaTone playback)
 		g_clear_pointer(&e->ring_pcm, sp_alsa_close); /* at once, not at the next tick */
 		e->ring_failed = FALSE;
 	}
-	if (!tones_need_playback(e)) {
+	if (!tones_play_on_playback(e)) {
 		e->tone_opened = FALSE;
-		if (!streams_need_sound(e))
-			g_clear_pointer(&e->playback, sp_alsa_close);
+		if (was_playing)
+			e->tone_linger = TONE_LINGER_TICKS;
 	}
 }
 
@@ -1075,7 +1090,7 @@ static void tones_devices_update(SpMediaEngine *e)
 	}
 	if (ring_shares_playback(e) || e->ring_tone == SP_MEDIA_TONE_NONE)
 		g_clear_pointer(&e->ring_pcm, sp_alsa_close);
-	if (tones_need_playback(e) && e->playback == NULL && !e->tone_opened &&
+	if (tones_play_on_playback(e) && e->playback == NULL && !e->tone_opened &&
 	    !streams_need_sound(e)) {
 		e->tone_opened = TRUE;
 		e->playback = sp_alsa_open(e->config.playback, FALSE, &error);
@@ -1086,6 +1101,8 @@ static void tones_devices_update(SpMediaEngine *e)
 
 static void tones_tick(SpMediaEngine *e, gint32 *mix)
 {
+	if (e->tone_linger > 0 && !tones_play_on_playback(e))
+		e->tone_linger--;
 	if (e->playback_tone != SP_MEDIA_TONE_NONE)
 		sp_tone_generator_mix(e->tones[e->playback_tone], mix, DEV_FRAMES);
 	if (e->ring_tone == SP_MEDIA_TONE_NONE)
@@ -1445,6 +1462,10 @@ void sp_media_engine_free(SpMediaEngine *e)
 
 	if (e == NULL)
 		return;
+	if (e->tones_stop != NULL) {
+		g_source_destroy(e->tones_stop);
+		g_clear_pointer(&e->tones_stop, g_source_unref);
+	}
 	engine_stop_thread(e);
 	while ((m = g_async_queue_try_pop(e->queue)) != NULL) {
 		if (m->stream != NULL)
@@ -1471,6 +1492,16 @@ void sp_media_engine_free(SpMediaEngine *e)
 	g_free(e);
 }
 
+static gboolean on_tones_stop(gpointer data)
+{
+	SpMediaEngine *e = data;
+
+	g_clear_pointer(&e->tones_stop, g_source_unref);
+	if (e->n_streams == 0 && !tones_wanted(e))
+		engine_stop_thread(e);
+	return G_SOURCE_REMOVE;
+}
+
 void sp_media_engine_set_tones(SpMediaEngine *e, SpMediaTone ring, SpMediaTone playback)
 {
 	Msg *m;
@@ -1490,10 +1521,17 @@ void sp_media_engine_set_tones(SpMediaEngine *e, SpMediaTone ring, SpMediaTone p
 	m->ring = ring;
 	m->playback = playback;
 	engine_send(e, m);
-	if (e->thread == NULL)
+	if (e->thread == NULL) {
 		e->thread = g_thread_new("softphoned-media", engine_thread, e);
-	else if (e->n_streams == 0 && !tones_wanted(e))
-		engine_stop_thread(e);
+	} else if (e->n_streams == 0 && !tones_wanted(e) && e->tones_stop == NULL) {
+		/*
+		 * Not at once: the answer that ended a ringback or a ring brings its stream
+		 * right after, and the playback device should stay open for it.
+		 */
+		e->tones_stop = g_timeout_source_new(TONE_LINGER_TICKS * TICK_MS);
+		g_source_set_callback(e->tones_stop, on_tones_stop, e, NULL);
+		g_source_attach(e->tones_stop, e->context);
+	}
 }
 
 void sp_media_engine_set_mute(SpMediaEngine *e, gboolean muted)
