@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config-private.h"
+#include "daemon/media/tones.h"
 
 /* clang-format off */
 G_DEFINE_QUARK(sp-config-error-quark, sp_config_error)
@@ -830,7 +831,7 @@ static const char *const policy_keys[] = {
 };
 static const char *const audio_keys[] = {
     "capture", "playback", "codecs", "ptime", "jitter-min", "jitter-max", "dtmf-duration",
-    "dtmf-gap",
+    "dtmf-gap", "ring", "ring-tone", "ringback-tone", "call-waiting-tone",
 };
 
 static gboolean in_list(const char *const *list, gsize n, const char *key)
@@ -987,10 +988,40 @@ static gboolean set_codecs(SpAudioConfig *a, const char *v, GError **error)
 	return TRUE;
 }
 
+/* A tone spec (daemon/media/tones.h), kept in its canonical form; empty turns the tone off. */
+static gboolean set_tone(char **field, const char *v, GError **error)
+{
+	g_autoptr(GError) e = NULL;
+	SpToneSpec spec;
+
+	if (!check_text(v, error))
+		return FALSE;
+	if (!sp_tone_spec_parse(v, &spec, &e))
+		return invalid(error, "%s", e->message);
+	g_free(*field);
+	*field = sp_tone_spec_to_string(&spec);
+	return TRUE;
+}
+
 static gboolean set_audio(SpConfig *config, const char *key, const char *v, GError **error)
 {
 	SpAudioConfig *a = &config->audio;
 	char **field;
+
+	if (strcmp(key, "ring") == 0) {
+		/* Empty: no ring at all (not "default", as for capture and playback). */
+		if (!check_text(v, error))
+			return FALSE;
+		g_free(a->ring);
+		a->ring = g_strdup(v);
+		return TRUE;
+	}
+	if (strcmp(key, "ring-tone") == 0)
+		return set_tone(&a->ring_tone, v, error);
+	if (strcmp(key, "ringback-tone") == 0)
+		return set_tone(&a->ringback_tone, v, error);
+	if (strcmp(key, "call-waiting-tone") == 0)
+		return set_tone(&a->call_waiting_tone, v, error);
 
 	if (strcmp(key, "codecs") == 0)
 		return set_codecs(a, v, error);
@@ -1127,6 +1158,9 @@ SpConfig *sp_config_new(void)
 	c->audio.jitter_max_ms = 200;
 	c->audio.dtmf_duration_ms = 100;
 	c->audio.dtmf_gap_ms = 70;
+	c->audio.ring_tone = g_strdup(SP_TONE_RING_DEFAULT);
+	c->audio.ringback_tone = g_strdup(SP_TONE_RINGBACK_DEFAULT);
+	c->audio.call_waiting_tone = g_strdup(SP_TONE_CALL_WAITING_DEFAULT);
 	c->policy.rtp_inactivity_timeout_ms = 30000;
 	c->policy.reject_code = 480;
 	c->connections = g_ptr_array_new_with_free_func((GDestroyNotify)sp_connection_config_free);
@@ -1146,6 +1180,10 @@ void sp_config_free(SpConfig *c)
 	g_free(c->audio.capture);
 	g_free(c->audio.playback);
 	g_strfreev(c->audio.codecs);
+	g_free(c->audio.ring);
+	g_free(c->audio.ring_tone);
+	g_free(c->audio.ringback_tone);
+	g_free(c->audio.call_waiting_tone);
 	if (c->connections != NULL)
 		g_ptr_array_unref(c->connections);
 	if (c->warnings != NULL)

@@ -91,6 +91,10 @@ typedef struct {
 	guint jitter_max_ms;     /* default 200 */
 	guint dtmf_duration_ms;  /* one RFC 4733 / inband digit; default 100 */
 	guint dtmf_gap_ms;       /* between digits; default 70 */
+	char *ring;              /* the ring tone's ALSA PCM; NULL: the playback device; "": no ring */
+	char *ring_tone;         /* tone specs (daemon/media/tones.h), canonical; "": off */
+	char *ringback_tone;
+	char *call_waiting_tone;
 } SpAudioConfig;
 
 /* What became of one setting of a SipEndpoint.config, for --check-config. */

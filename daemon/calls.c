@@ -115,6 +115,10 @@ SpMediaEngine *sp_calls_get_media(SpCalls *calls)
 		    .dtmf_duration_ms = c->audio.dtmf_duration_ms,
 		    .dtmf_gap_ms = c->audio.dtmf_gap_ms,
 		    .inactivity_timeout_ms = c->policy.rtp_inactivity_timeout_ms,
+		    .ring = c->audio.ring,
+		    .ring_tone = c->audio.ring_tone,
+		    .ringback_tone = c->audio.ringback_tone,
+		    .call_waiting_tone = c->audio.call_waiting_tone,
 		};
 
 		calls->media = sp_media_engine_new(&mc, &callbacks, calls, NULL);
@@ -304,6 +308,8 @@ void sp_calls_on_incoming_invite(SpCalls *calls, SpConnection *c, nua_handle_t *
 	}
 	g_ptr_array_add(calls->sessions, s);
 	sp_session_check_auto_answer(s, sip);
+	/* After the auto-answer check: a call answered by itself never rings. */
+	sp_calls_update_tones(calls);
 }
 
 void sp_calls_on_connection_status(SpCalls *calls, SpConnection *c)
@@ -346,6 +352,47 @@ void sp_calls_hangup_all(SpCalls *calls)
 		if (still_listed(calls, s))
 			sp_session_hangup(s, NULL);
 	}
+}
+
+/* --- tones ------------------------------------------------------------------------------- */
+
+/*
+ * Which tones play, from every live session's status: the ring while a call alerts and none is
+ * Connected (a call that will be answered by itself does not ring); a call-waiting beep over the
+ * call instead when one is Connected; ringback while an outbound call is rung (a 18x) with no
+ * early media. Held calls count as neither: with every call on hold, a new one rings.
+ */
+void sp_calls_update_tones(SpCalls *calls)
+{
+	gboolean alerting = FALSE, connected = FALSE, ringback = FALSE;
+	SpMediaTone ring, playback;
+
+	for (guint i = 0; i < calls->sessions->len; i++) {
+		SpSession *s = g_ptr_array_index(calls->sessions, i);
+
+		switch (sp_session_get_status(s)) {
+		case SP_SESSION_ALERTING:
+			alerting = alerting || !sp_session_is_auto_answering(s);
+			break;
+		case SP_SESSION_IN_PROGRESS:
+			ringback = ringback || sp_session_wants_ringback(s);
+			break;
+		case SP_SESSION_CONNECTED:
+			connected = TRUE;
+			break;
+		case SP_SESSION_HELD:
+		case SP_SESSION_DISCONNECTED:
+			break;
+		}
+	}
+	ring = alerting && !connected ? SP_MEDIA_TONE_RING : SP_MEDIA_TONE_NONE;
+	playback = alerting && connected ? SP_MEDIA_TONE_CALL_WAITING
+		   : ringback		 ? SP_MEDIA_TONE_RINGBACK
+					 : SP_MEDIA_TONE_NONE;
+	/* No engine is made just to play nothing. */
+	if (calls->media == NULL && ring == SP_MEDIA_TONE_NONE && playback == SP_MEDIA_TONE_NONE)
+		return;
+	sp_media_engine_set_tones(sp_calls_get_media(calls), ring, playback);
 }
 
 /* --- the control API ---------------------------------------------------------------------- */

@@ -63,6 +63,8 @@ const char *const *sp_calls_get_codecs(SpCalls *calls);
 SpConnection *sp_calls_next_ready(SpCalls *calls, GArray *tried);
 /* One active call: puts every Connected call other than except (may be NULL) on hold. */
 void sp_calls_hold_others(SpCalls *calls, SpSession *except);
+/* A session's status (or its ringing, or its early media) changed: starts or stops the tones. */
+void sp_calls_update_tones(SpCalls *calls);
 /* s is Disconnected and its handle done: removes and frees it. */
 void sp_calls_release_session(SpCalls *calls, SpSession *s);
 

@@ -234,12 +234,17 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 	       media.telephone_event_pt >= 0 ? ", telephone-event" : "");
 	sp_sdp_media_clear(&s->media);
 	s->media = media;
-	if (s->stream == NULL)
+	if (s->stream == NULL) {
 		s->stream = sp_media_stream_new(sp_calls_get_media(s->calls),
 						sp_rtp_port_get_rtp_fd(s->rtp),
 						sp_rtp_port_get_rtcp_fd(s->rtp),
 						s->local_address ? s->local_address : "0.0.0.0",
 						sp_rtp_port_get_port(s->rtp), s);
+		if (s->status == SP_SESSION_IN_PROGRESS) {
+			g_info("session %s: early media", s->id);
+			sp_calls_update_tones(s->calls); /* it replaces the ringback */
+		}
+	}
 	session_update_media(s);
 }
 
@@ -411,6 +416,7 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	sp_phone_emit(s->phone, "SessionStatusChanged", sp_session_to_json(s));
 	/* Held and Connected decide whether the microphone reaches the far end. */
 	session_update_media(s);
+	sp_calls_update_tones(s->calls);
 }
 
 /* The first status of a new session: previousStatus is null in its event. */
@@ -661,6 +667,17 @@ SpSessionStatus sp_session_get_status(SpSession *s)
 SpConnection *sp_session_get_connection(SpSession *s)
 {
 	return s->connection;
+}
+
+gboolean sp_session_is_auto_answering(SpSession *s)
+{
+	return s->answer_timer != 0;
+}
+
+gboolean sp_session_wants_ringback(SpSession *s)
+{
+	return s->outbound && s->status == SP_SESSION_IN_PROGRESS && s->ringing &&
+	       s->stream == NULL;
 }
 
 gboolean sp_session_is_holding(SpSession *s)
@@ -1357,8 +1374,10 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 				g_debug("session %s: %d %s via connection %u", s->id, status,
 					phrase, s->connection_id);
 			s->provisional = TRUE;
-			if (status > 100)
+			if (status > 100 && !s->ringing) {
 				s->ringing = TRUE;
+				sp_calls_update_tones(s->calls); /* ringback, unless early media */
+			}
 			clear_source(&s->failover_timer);
 			session_drop_ping(s);
 			return;

@@ -86,6 +86,13 @@ void sp_session_free(SpSession *s);
 const char *sp_session_get_id(SpSession *s);
 SpSessionStatus sp_session_get_status(SpSession *s);
 SpConnection *sp_session_get_connection(SpSession *s);
+/* An Alerting call that is to be answered by itself (answer-after=N): it does not ring. */
+gboolean sp_session_is_auto_answering(SpSession *s);
+/*
+ * An outbound call the far end rings (a 18x came) with no early media (no SDP in a 18x): the
+ * caller hears ringback. With early media (183 with SDP), the far end's audio plays instead.
+ */
+gboolean sp_session_wants_ringback(SpSession *s);
 /* TRUE while a re-INVITE putting the call on hold is on its way. */
 gboolean sp_session_is_holding(SpSession *s);
 

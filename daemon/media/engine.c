@@ -25,6 +25,7 @@
 #include "daemon/media/rtp-stats.h"
 #include "daemon/media/rtp.h"
 #include "daemon/media/telephone-event.h"
+#include "daemon/media/tones.h"
 
 /*
  * The clock. Every 20 ms tick reads one frame from the capture device, sends what is due on
@@ -71,6 +72,7 @@ typedef enum {
 	MSG_DTMF,
 	MSG_REMOVE,
 	MSG_DEVICES,
+	MSG_TONES,
 	MSG_QUIT,
 } MsgType;
 
@@ -85,6 +87,8 @@ typedef struct {
 	gboolean inband;
 	char *capture; /* MSG_DEVICES: the new names, NULL for "unchanged" */
 	char *playback;
+	SpMediaTone ring_tone; /* MSG_TONES */
+	SpMediaTone playback_tone;
 } Msg;
 
 /* The statistics snapshot, shared by the media thread (writer) and the main thread. */
@@ -129,10 +133,14 @@ struct _SpMediaEngine {
 	GMainContext *context;
 	char *capture_name;
 	char *playback_name;
-	SpMediaEngineConfig config; /* its strings point at the two above */
+	char *ring_name;	    /* "": no ring */
+	gboolean ring_follows_playback; /* [audio] ring unset */
+	SpMediaEngineConfig config; /* its strings point at the three above */
 	gint muted;		    /* atomic */
 	guint next_id;
-	guint n_streams; /* main thread: streams alive */
+	guint n_streams;		      /* main thread: streams alive */
+	SpMediaTone want_ring, want_playback; /* main thread: the tones asked for */
+	GSource *tones_stop;		      /* main thread: stops the thread a moment after */
 	GThread *thread;
 	int wake_fd;
 	GAsyncQueue *queue;
@@ -144,6 +152,14 @@ struct _SpMediaEngine {
 	guint64 xruns;
 	int timer_fd;
 	guint64 tick_us; /* the monotonic time of the current tick */
+
+	/* The tone player's (media thread; the generators are made with the engine). */
+	SpToneGenerator *tones[SP_MEDIA_TONE_RINGBACK + 1]; /* by SpMediaTone, NONE unused */
+	SpMediaTone ring_tone, playback_tone;		    /* what plays */
+	SpAlsaPcm *ring_pcm;  /* the ring device when it is not the playback device */
+	gboolean ring_failed; /* until the ring stops: no retry while it rings */
+	gboolean tone_opened; /* the tones opened the playback device once (until they stop) */
+	guint tone_linger;    /* ticks the playback device stays open after a tone */
 };
 
 struct _SpMediaStream {
@@ -1013,6 +1029,146 @@ static void stream_tick(Stream *st, const gint16 *mic, gint32 *mix, gboolean mut
 		stream_publish(st);
 }
 
+/* ---- tones ------------------------------------------------------------------------------------
+ *
+ * The ringer and the call-progress tones, generated at the device rate (tones.c). The playback
+ * tones (call waiting, ringback) are mixed into the playback device's frame with the streams'
+ * sound; so is the ring when the ring device is the playback device, which is then opened once.
+ * Another ring device is opened when the ring starts and closed when it stops.
+ */
+
+#define TONE_LEVEL 0.25	     /* peak, of full scale: about -12 dBFS, like a voice */
+#define TONE_LINGER_TICKS 15 /* 300 ms */
+
+static void tones_init(SpMediaEngine *e, const SpMediaEngineConfig *config)
+{
+	const char *specs[G_N_ELEMENTS(e->tones)] = {
+	    [SP_MEDIA_TONE_RING] = config->ring_tone ? config->ring_tone : SP_TONE_RING_DEFAULT,
+	    [SP_MEDIA_TONE_CALL_WAITING] = config->call_waiting_tone ? config->call_waiting_tone
+								     : SP_TONE_CALL_WAITING_DEFAULT,
+	    [SP_MEDIA_TONE_RINGBACK] =
+		config->ringback_tone ? config->ringback_tone : SP_TONE_RINGBACK_DEFAULT,
+	};
+
+	for (guint i = SP_MEDIA_TONE_RING; i < G_N_ELEMENTS(e->tones); i++) {
+		g_autoptr(GError) error = NULL;
+		SpToneSpec spec = {0};
+
+		/* The config checked them; a caller that did not gets the tone off. */
+		if (!sp_tone_spec_parse(specs[i], &spec, &error))
+			g_warning("tone \"%s\": %s; it is off", specs[i], error->message);
+		e->tones[i] = sp_tone_generator_new(&spec, SP_ALSA_RATE, TONE_LEVEL);
+	}
+}
+
+/* Main thread: a tone was asked for. */
+static gboolean tones_wanted(SpMediaEngine *e)
+{
+	return e->want_ring != SP_MEDIA_TONE_NONE || e->want_playback != SP_MEDIA_TONE_NONE;
+}
+
+/* Media thread. An unset [audio] ring follows the playback device, SetAudioDevices included. */
+static gboolean ring_shares_playback(SpMediaEngine *e)
+{
+	return e->ring_follows_playback || g_strcmp0(e->config.ring, e->playback.name) == 0;
+}
+
+static gboolean tones_play_on_playback(SpMediaEngine *e)
+{
+	return e->playback_tone != SP_MEDIA_TONE_NONE ||
+	       (e->ring_tone != SP_MEDIA_TONE_NONE && ring_shares_playback(e));
+}
+
+/*
+ * While a tone plays on the playback device, and a moment after: a call's stream usually comes
+ * right after its ringback or ring ends (the answer), and must find the device still open
+ * rather than close and reopen it (a click on a real device).
+ */
+static gboolean tones_need_playback(SpMediaEngine *e)
+{
+	return tones_play_on_playback(e) || e->tone_linger > 0;
+}
+
+static gboolean streams_need_sound(SpMediaEngine *e);
+static void device_open(SpMediaEngine *e, Device *d);
+
+/* Media thread: what plays from now on. */
+static void tones_set(SpMediaEngine *e, SpMediaTone ring, SpMediaTone playback)
+{
+	gboolean was_playing = tones_play_on_playback(e);
+
+	if (ring != e->ring_tone && ring != SP_MEDIA_TONE_NONE)
+		sp_tone_generator_reset(e->tones[ring]);
+	if (playback != e->playback_tone && playback != SP_MEDIA_TONE_NONE)
+		sp_tone_generator_reset(e->tones[playback]);
+	e->ring_tone = ring;
+	e->playback_tone = playback;
+	if (ring == SP_MEDIA_TONE_NONE) {
+		g_clear_pointer(&e->ring_pcm, sp_alsa_close); /* at once, not at the next tick */
+		e->ring_failed = FALSE;
+	}
+	if (!tones_play_on_playback(e)) {
+		e->tone_opened = FALSE;
+		if (was_playing)
+			e->tone_linger = TONE_LINGER_TICKS;
+	}
+}
+
+/* Opens what the tones need and no stream opened: each device once per tone. */
+static void tones_devices_update(SpMediaEngine *e)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (e->ring_tone != SP_MEDIA_TONE_NONE && !ring_shares_playback(e) &&
+	    e->config.ring[0] != '\0' && e->ring_pcm == NULL && !e->ring_failed) {
+		e->ring_pcm = sp_alsa_open(e->config.ring, FALSE, &error);
+		if (e->ring_pcm == NULL) {
+			e->ring_failed = TRUE;
+			post_device_error(e, e->config.ring, error->message);
+			g_clear_error(&error);
+		}
+	}
+	if (ring_shares_playback(e) || e->ring_tone == SP_MEDIA_TONE_NONE)
+		g_clear_pointer(&e->ring_pcm, sp_alsa_close);
+	if (tones_play_on_playback(e) && e->playback.pcm == NULL && !e->tone_opened &&
+	    !streams_need_sound(e)) {
+		e->tone_opened = TRUE;
+		device_open(e, &e->playback);
+	}
+}
+
+static void tones_tick(SpMediaEngine *e, gint32 *mix)
+{
+	if (e->tone_linger > 0 && !tones_play_on_playback(e))
+		e->tone_linger--;
+	if (e->playback_tone != SP_MEDIA_TONE_NONE)
+		sp_tone_generator_mix(e->tones[e->playback_tone], mix, DEV_FRAMES);
+	if (e->ring_tone == SP_MEDIA_TONE_NONE)
+		return;
+	if (ring_shares_playback(e)) {
+		sp_tone_generator_mix(e->tones[e->ring_tone], mix, DEV_FRAMES);
+	} else {
+		gint32 ring[DEV_FRAMES] = {0};
+		gint16 out[DEV_FRAMES];
+		glong put;
+
+		/* The cadence goes on while the device is missing. */
+		sp_tone_generator_mix(e->tones[e->ring_tone], ring, DEV_FRAMES);
+		if (e->ring_pcm == NULL)
+			return;
+		for (guint i = 0; i < DEV_FRAMES; i++)
+			out[i] = (gint16)CLAMP(ring[i], G_MININT16, G_MAXINT16);
+		put = sp_alsa_write(e->ring_pcm, out, DEV_FRAMES, &e->xruns);
+		if (put < 0) {
+			g_autofree char *name = g_strdup(sp_alsa_get_name(e->ring_pcm));
+
+			g_clear_pointer(&e->ring_pcm, sp_alsa_close);
+			e->ring_failed = TRUE;
+			post_device_error(e, name, g_strerror((int)-put));
+		}
+	}
+}
+
 /* ---- devices ----------------------------------------------------------------------------------
  */
 
@@ -1029,6 +1185,14 @@ static void device_reset(Device *d)
 	device_set_failed(d, FALSE);
 	d->good_ticks = 0;
 	d->retry_us = 0;
+}
+
+static gboolean streams_need_sound(SpMediaEngine *e)
+{
+	for (guint i = 0; i < e->streams->len; i++)
+		if (needs_sound(g_ptr_array_index(e->streams, i)))
+			return TRUE;
+	return FALSE;
 }
 
 static void devices_close(SpMediaEngine *e)
@@ -1098,7 +1262,11 @@ static void devices_update(SpMediaEngine *e)
 	for (guint i = 0; i < e->streams->len; i++)
 		needed = needed || needs_sound(g_ptr_array_index(e->streams, i));
 	if (!needed) {
-		devices_close(e); /* the next call tries them again, and reports them again */
+		/* A tone may keep the playback device (ringback, or a ring that shares it). */
+		if (tones_need_playback(e))
+			device_reset(&e->capture);
+		else
+			devices_close(e); /* the next call tries them again, and reports them again */
 		return;
 	}
 	device_open(e, &e->capture);
@@ -1162,9 +1330,11 @@ static void engine_tick(SpMediaEngine *e)
 	gboolean muted = g_atomic_int_get(&e->muted) != 0;
 
 	devices_update(e);
+	tones_devices_update(e);
 	have_mic = capture_frame(e, mic);
 	for (guint i = 0; i < e->streams->len; i++)
 		stream_tick(g_ptr_array_index(e->streams, i), have_mic ? mic : NULL, mix, muted);
+	tones_tick(e, mix);
 	playback_frame(e, mix);
 }
 
@@ -1225,6 +1395,9 @@ static gboolean engine_handle(SpMediaEngine *e, Msg *m)
 	case MSG_DEVICES:
 		device_switch(&e->capture, m->capture);
 		device_switch(&e->playback, m->playback);
+		break;
+	case MSG_TONES:
+		tones_set(e, m->ring_tone, m->playback_tone);
 		break;
 	case MSG_QUIT:
 		go_on = FALSE;
@@ -1320,6 +1493,7 @@ static gpointer engine_thread(gpointer data)
 	while ((m = g_async_queue_try_pop(e->queue)) != NULL)
 		engine_handle(e, m);
 	g_ptr_array_set_size(e->streams, 0);
+	tones_set(e, SP_MEDIA_TONE_NONE, SP_MEDIA_TONE_NONE);
 	devices_close(e);
 	return NULL;
 }
@@ -1366,11 +1540,15 @@ SpMediaEngine *sp_media_engine_new(const SpMediaEngineConfig *config,
 	e->config = *config;
 	e->capture_name = g_strdup(config->capture ? config->capture : "default");
 	e->playback_name = g_strdup(config->playback ? config->playback : "default");
+	e->ring_name = g_strdup(config->ring ? config->ring : e->playback_name);
+	e->ring_follows_playback = config->ring == NULL;
 	e->config.capture = e->capture_name;
 	e->config.playback = e->playback_name;
 	e->capture.capture = TRUE;
 	e->capture.name = g_strdup(e->capture_name);
 	e->playback.name = g_strdup(e->playback_name);
+	e->config.ring = e->ring_name;
+	tones_init(e, config);
 	e->next_id = 1;
 	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -1385,6 +1563,10 @@ void sp_media_engine_free(SpMediaEngine *e)
 
 	if (e == NULL)
 		return;
+	if (e->tones_stop != NULL) {
+		g_source_destroy(e->tones_stop);
+		g_clear_pointer(&e->tones_stop, g_source_unref);
+	}
 	engine_stop_thread(e);
 	while ((m = g_async_queue_try_pop(e->queue)) != NULL) {
 		if (m->stream != NULL)
@@ -1394,6 +1576,9 @@ void sp_media_engine_free(SpMediaEngine *e)
 	g_async_queue_unref(e->queue);
 	g_ptr_array_unref(e->streams);
 	devices_close(e);
+	g_clear_pointer(&e->ring_pcm, sp_alsa_close);
+	for (guint i = 0; i < G_N_ELEMENTS(e->tones); i++)
+		g_clear_pointer(&e->tones[i], sp_tone_generator_free);
 	if (e->wake_fd >= 0)
 		close(e->wake_fd);
 	if (e->timer_fd >= 0)
@@ -1406,6 +1591,7 @@ void sp_media_engine_free(SpMediaEngine *e)
 	g_free(e->playback.name);
 	g_free(e->capture_name);
 	g_free(e->playback_name);
+	g_free(e->ring_name);
 	g_free(e);
 }
 
@@ -1465,6 +1651,48 @@ gboolean sp_media_engine_check_devices(SpMediaEngine *e, char **device, GError *
 		}
 	}
 	return TRUE;
+}
+
+static gboolean on_tones_stop(gpointer data)
+{
+	SpMediaEngine *e = data;
+
+	g_clear_pointer(&e->tones_stop, g_source_unref);
+	if (e->n_streams == 0 && !tones_wanted(e))
+		engine_stop_thread(e);
+	return G_SOURCE_REMOVE;
+}
+
+void sp_media_engine_set_tones(SpMediaEngine *e, SpMediaTone ring, SpMediaTone playback)
+{
+	Msg *m;
+
+	g_return_if_fail(ring == SP_MEDIA_TONE_NONE || ring == SP_MEDIA_TONE_RING);
+	g_return_if_fail(playback != SP_MEDIA_TONE_RING);
+	if (e->ring_name[0] == '\0')
+		ring = SP_MEDIA_TONE_NONE; /* [audio] ring= (empty): no ring at all */
+	if (ring == e->want_ring && playback == e->want_playback)
+		return;
+	e->want_ring = ring;
+	e->want_playback = playback;
+	if (e->thread == NULL && !tones_wanted(e))
+		return;
+	m = g_new0(Msg, 1);
+	m->type = MSG_TONES;
+	m->ring_tone = ring;
+	m->playback_tone = playback;
+	engine_send(e, m);
+	if (e->thread == NULL) {
+		e->thread = g_thread_new("softphoned-media", engine_thread, e);
+	} else if (e->n_streams == 0 && !tones_wanted(e) && e->tones_stop == NULL) {
+		/*
+		 * Not at once: the answer that ended a ringback or a ring brings its stream
+		 * right after, and the playback device should stay open for it.
+		 */
+		e->tones_stop = g_timeout_source_new(TONE_LINGER_TICKS * TICK_MS);
+		g_source_set_callback(e->tones_stop, on_tones_stop, e, NULL);
+		g_source_attach(e->tones_stop, e->context);
+	}
 }
 
 void sp_media_engine_set_mute(SpMediaEngine *e, gboolean muted)
@@ -1571,8 +1799,9 @@ void sp_media_stream_free(SpMediaStream *s)
 	m->type = MSG_REMOVE;
 	m->id = s->id;
 	engine_send(e, m);
-	/* The last stream takes the thread with it: an idle daemon has no 50 Hz wakeups. */
-	if (--e->n_streams == 0)
+	/* The last stream takes the thread with it (unless a tone plays): an idle daemon has no
+	 * 50 Hz wakeups. */
+	if (--e->n_streams == 0 && !tones_wanted(e))
 		engine_stop_thread(e);
 	shared_unref(s->shared);
 	g_free(s);

@@ -24,7 +24,21 @@ typedef struct {
 	guint dtmf_duration_ms; /* one digit sent (RFC 4733 or inband) */
 	guint dtmf_gap_ms;	/* pause between digits */
 	guint inactivity_timeout_ms; /* no RTP and no RTCP this long: media_timeout; 0 = never */
+	/* The ring tone's PCM: NULL is the playback device (mixed into its output), "" no ring. */
+	const char *ring;
+	/* Tone specs (daemon/media/tones.h); NULL: the default, "": that tone is off. */
+	const char *ring_tone;
+	const char *ringback_tone;
+	const char *call_waiting_tone;
 } SpMediaEngineConfig;
+
+/* The tones the engine plays (sp_media_engine_set_tones()). */
+typedef enum {
+	SP_MEDIA_TONE_NONE,
+	SP_MEDIA_TONE_RING,	    /* the ringer, on the ring device */
+	SP_MEDIA_TONE_CALL_WAITING, /* a short beep mixed into the playback, over the call */
+	SP_MEDIA_TONE_RINGBACK,	    /* the far end is ringing, in the playback */
+} SpMediaTone;
 
 typedef struct {
 	/* A digit received: method is "rfc4733" or "inband". Reported once per digit, at its end. */
@@ -105,6 +119,16 @@ void sp_media_engine_free(SpMediaEngine *engine);
 /* Mute: every stream sends silence in place of the microphone, with its timing kept. */
 void sp_media_engine_set_mute(SpMediaEngine *engine, gboolean muted);
 gboolean sp_media_engine_get_mute(SpMediaEngine *engine);
+/*
+ * What the tone player plays: ring (NONE or RING) on the ring device, and playback (NONE,
+ * CALL_WAITING or RINGBACK) mixed into the playback device with the streams' sound. A tone that
+ * goes on keeps its cadence; one that starts, starts at its beginning. The thread and the
+ * devices run while a tone plays, streams or not: a ring device other than the playback device
+ * is opened only while it rings, and the playback device alone (no capture) while a tone needs
+ * it and no stream does. Mute does not silence tones. A device that fails is reported with
+ * device_error once per tone and the tone goes on without it.
+ */
+void sp_media_engine_set_tones(SpMediaEngine *engine, SpMediaTone ring, SpMediaTone playback);
 
 /*
  * Chooses other devices (NULL: that one unchanged; validate names first with sp_alsa_probe()).
