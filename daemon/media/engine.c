@@ -53,6 +53,9 @@
  * packetsDiscarded.
  */
 
+/* What top -H and /proc show for the media thread (the kernel keeps 15 characters). */
+#define SP_MEDIA_THREAD_NAME "sp-media"
+
 #define TICK_MS 20
 #define TICK_US (TICK_MS * 1000)
 #define DEV_FRAMES SP_ALSA_PERIOD_FRAMES /* 20 ms at 48 kHz */
@@ -1683,7 +1686,7 @@ void sp_media_engine_set_tones(SpMediaEngine *e, SpMediaTone ring, SpMediaTone p
 	m->playback_tone = playback;
 	engine_send(e, m);
 	if (e->thread == NULL) {
-		e->thread = g_thread_new("softphoned-media", engine_thread, e);
+		e->thread = g_thread_new(SP_MEDIA_THREAD_NAME, engine_thread, e);
 	} else if (e->n_streams == 0 && !tones_wanted(e) && e->tones_stop == NULL) {
 		/*
 		 * Not at once: the answer that ended a ringback or a ring brings its stream
@@ -1746,7 +1749,7 @@ SpMediaStream *sp_media_stream_new(SpMediaEngine *e, int rtp_fd, int rtcp_fd,
 	m->stream = st;
 	engine_send(e, m);
 	if (e->thread == NULL)
-		e->thread = g_thread_new("softphoned-media", engine_thread, e);
+		e->thread = g_thread_new(SP_MEDIA_THREAD_NAME, engine_thread, e);
 	e->n_streams++;
 	return s;
 }

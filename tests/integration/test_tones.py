@@ -309,6 +309,46 @@ def test_auto_answered_call_does_not_ring(env):
     assert not os.path.exists(a.ring_path), "an auto-answered call rang"
 
 
+def media_threads(daemon):
+    """How many threads of the daemon are its media thread (named sp-media)."""
+    n = 0
+    for tid in os.listdir(f"/proc/{daemon.pid}/task"):
+        try:
+            with open(f"/proc/{daemon.pid}/task/{tid}/comm", encoding="ascii") as f:
+                n += f.read().strip() == "sp-media"
+        except OSError:
+            pass  # the thread ended meanwhile
+    return n
+
+
+def wait_media_threads(daemon, n, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while media_threads(daemon) != n:
+        if time.monotonic() > deadline:
+            names = []
+            for tid in os.listdir(f"/proc/{daemon.pid}/task"):
+                with open(f"/proc/{daemon.pid}/task/{tid}/comm", encoding="ascii") as f:
+                    names.append(f.read().strip())
+            raise AssertionError(f"media threads: {media_threads(daemon)}, not {n}: {names}")
+        time.sleep(0.05)
+
+
+def test_media_thread_runs_only_while_a_tone_or_a_call_needs_it(env):
+    """Idle: no media thread (no 50 Hz wake-ups). Ringing with no call: one, for the ring. The
+    caller gives up: it goes again."""
+    a = with_ring_device(env, HZ_A)
+    b = env.phone(HZ_B, start=False)
+    start(a, b)
+    assert media_threads(a.daemon) == 0
+    call_sid = b.call("Dial", {"connectionId": 0, "destination": a.dn})["sessionId"]
+    sid_a = a.wait_session("Alerting")["sessionId"]
+    wait_media_threads(a.daemon, 1)
+    b.call("Hangup", {"sessionId": call_sid})
+    a.wait_session("Disconnected", sid_a)
+    wait_media_threads(a.daemon, 0)
+    env.stop_phones()
+
+
 def test_ring_off_and_bad_tones(env, tmp_path):
     """[audio] ring= (empty) turns the ring off; a bad tone spec is a config error (78) that
     names the key."""
