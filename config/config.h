@@ -72,6 +72,11 @@ typedef struct {
 	SpDtmfMethod dtmf_method;    /* default RFC4733 */
 	guint invite_failover_timeout_ms; /* default 2000 */
 	guint rtp_inactivity_timeout_ms;  /* no RTP/RTCP this long ends the call; default 30000, 0 off */
+	/* Incoming INVITE headers copied into a session's properties.sipHeaders: glob patterns,
+	 * lower case; default {"x-genesys-*"}; empty: none. */
+	char **expose_headers;
+	guint session_expires_s;     /* RFC 4028 interval we ask for; default 1800, 0 off */
+	guint min_session_expires_s; /* smallest interval we accept (Min-SE); default 90 */
 } SpPolicyConfig;
 
 /* The codec names [audio] codecs accepts, in the default order. */

@@ -117,6 +117,11 @@ const char *const *sp_calls_get_codecs(SpCalls *calls)
 
 void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 {
+	const SpConfig *config = sp_phone_get_config(calls->phone);
+	unsigned session_expires = config != NULL ? config->policy.session_expires_s : 1800;
+	unsigned min_se = config != NULL ? config->policy.min_session_expires_s : 90;
+
+	(void)c;
 	nua_set_params(nua,
 		       /* Unsolicited NOTIFY (Event: talk / hold) is answered by session.c. */
 		       NUTAG_APPL_METHOD("NOTIFY"), SIPTAG_ALLOW_STR(SP_ALLOW),
@@ -128,7 +133,13 @@ void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 			* send the offerer's first (sdp.c).
 			*/
 		       SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON),
-		       SOATAG_AUDIO_AUX("telephone-event"), TAG_END());
+		       SOATAG_AUDIO_AUX("telephone-event"),
+		       /*
+			* RFC 4028 session timers: SIP Server sends Session-Expires: 1800;
+			* refresher=uac with Min-SE: 90; sofia answers them and refreshes when
+			* it is the refresher, and ends a call whose refreshes stop.
+			*/
+		       NUTAG_SESSION_TIMER(session_expires), NUTAG_MIN_SE(min_se), TAG_END());
 }
 
 /* --- the session list --------------------------------------------------------------------- */
@@ -193,8 +204,11 @@ void sp_calls_hold_others(SpCalls *calls, SpSession *except)
 		SpSession *s = g_ptr_array_index(list, i);
 		g_autoptr(GError) error = NULL;
 
+		/* A call the far end holds is held here too: the microphone goes to one call. */
 		if (s == except || !still_listed(calls, s) ||
-		    sp_session_get_status(s) != SP_SESSION_CONNECTED || sp_session_is_holding(s))
+		    (sp_session_get_status(s) != SP_SESSION_CONNECTED &&
+		     sp_session_get_status(s) != SP_SESSION_HELD) ||
+		    sp_session_is_holding(s))
 			continue;
 		g_info("session %s: holding it for session %s", sp_session_get_id(s),
 		       except ? sp_session_get_id(except) : "(new call)");
