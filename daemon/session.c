@@ -96,10 +96,11 @@ struct _SpSession {
 	SpMediaStream *stream;
 	json_object *audio; /* the statistics at the end, for the Disconnected event */
 
-	gboolean remote_holding; /* the far end's last SDP does not receive audio */
-	gboolean local_held;	 /* our hold re-INVITE was answered (and no retrieve since) */
-	SpSessionOp op;		 /* re-INVITE in flight */
-	SpSessionOp retry;	 /* re-INVITE to send again after a 491 */
+	gboolean remote_holding;  /* the far end's last SDP does not receive audio */
+	gboolean local_held;	  /* our hold re-INVITE was answered (and no retrieve since) */
+	const char *hold_by_sent; /* the holdBy of the last event */
+	SpSessionOp op;		  /* re-INVITE in flight */
+	SpSessionOp retry;	  /* re-INVITE to send again after a 491 */
 	guint retry_timer;
 
 	GString *dtmf; /* digits queued for INFO */
@@ -107,7 +108,7 @@ struct _SpSession {
 	gboolean transferring;
 	guint answer_timer;
 
-	gboolean ending; /* BYE/CANCEL/reject sent: waiting for the handle to finish */
+	gboolean ending;    /* BYE/CANCEL/reject sent: waiting for the handle to finish */
 	gboolean confirmed; /* the dialog is confirmed (our 2xx ACKed, or we ACKed theirs) */
 	guint guard_timer;
 	guint in_event;
@@ -396,7 +397,8 @@ json_object *sp_session_to_json(SpSession *s)
 		json_object_object_add(props, "sipHeaders", json_object_get(s->sip_headers));
 	json_object_object_add(o, "properties", props);
 	if (s->transferred_to != NULL)
-		json_object_object_add(o, "transferredTo", json_object_new_string(s->transferred_to));
+		json_object_object_add(o, "transferredTo",
+				       json_object_new_string(s->transferred_to));
 	if (s->transferred_from != NULL)
 		json_object_object_add(o, "transferredFrom",
 				       json_object_new_string(s->transferred_from));
@@ -427,6 +429,7 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	s->sip_reason = g_strdup(sip_reason);
 	g_free(s->time);
 	s->time = sp_phone_timestamp();
+	s->hold_by_sent = session_hold_by(s);
 
 	if (status == SP_SESSION_DISCONNECTED)
 		g_info("session %s: %s -> Disconnected (%s%s%s) on connection %u", s->id,
@@ -465,16 +468,14 @@ static void session_announce(SpSession *s)
 static void session_update_hold_status(SpSession *s)
 {
 	SpSessionStatus want;
-	const char *before;
 	SpSessionStatus was = s->status;
 
 	if ((s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending ||
 	    s->dead)
 		return;
-	before = session_hold_by(s);
 	want = s->local_held || s->remote_holding ? SP_SESSION_HELD : SP_SESSION_CONNECTED;
 	s->status = want;
-	if (want == was && g_strcmp0(before, session_hold_by(s)) == 0) {
+	if (want == was && g_strcmp0(s->hold_by_sent, session_hold_by(s)) == 0) {
 		/* Nothing to report; the microphone may still follow a hold of ours. */
 		session_update_media(s);
 		return;
@@ -870,7 +871,7 @@ static gboolean url_names_site(url_t const *url, const char *site_uri)
 static char *session_retarget_uri(SpSession *s, SpConnection *c, const char *uri)
 {
 	su_home_t home[1] = {SU_HOME_INIT(home)};
-	url_t *url = url_hdup(home, (url_t const *)URL_STRING_MAKE(uri));
+	url_t *url = url_make(home, uri);
 	g_autofree char *own = sp_connection_make_uri(c, "x");
 	url_t *own_url = own != NULL ? url_make(home, own) : NULL;
 	char *out = NULL;
@@ -944,8 +945,10 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 	session_set_remote_uri(s, uri);
 
 	g_debug("session %s: INVITE %s via connection %u (%s)", s->id, uri, cid, proxy);
-	nua_invite(s->nh, NUTAG_PROXY(proxy), SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
-		   SOATAG_USER_SDP_STR(s->sdp), SP_SESSION_SOA_TAGS, TAG_END());
+	/* The request-URI as dialled: sofia would take it from To, without its parameters. */
+	nua_invite(s->nh, NUTAG_URL(URL_STRING_MAKE(uri)), NUTAG_PROXY(proxy),
+		   SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1), SOATAG_USER_SDP_STR(s->sdp),
+		   SP_SESSION_SOA_TAGS, TAG_END());
 
 	/*
 	 * A site that answers anything is alive, even while the far end takes its time. The
@@ -1126,7 +1129,8 @@ static void session_take_headers(SpSession *s, sip_t const *sip)
 
 		if (u->un_name == NULL || u->un_value == NULL)
 			continue;
-		if (s->call_uuid == NULL && g_ascii_strcasecmp(u->un_name, "X-Genesys-CallUUID") == 0 &&
+		if (s->call_uuid == NULL &&
+		    g_ascii_strcasecmp(u->un_name, "X-Genesys-CallUUID") == 0 &&
 		    header_value_ok(u->un_value, SP_CALL_UUID_MAX) && u->un_value[0] != '\0')
 			s->call_uuid = g_strdup(u->un_value);
 		if (!header_exposed(config, u->un_name) ||
