@@ -830,8 +830,8 @@ static const char *const policy_keys[] = {
     "min-session-expires",
 };
 static const char *const audio_keys[] = {
-    "capture",	  "playback",	"codecs",	 "ptime",
-    "jitter-min", "jitter-max", "dtmf-duration", "dtmf-gap",
+    "capture", "playback", "codecs", "ptime", "jitter-min", "jitter-max", "dtmf-duration",
+    "dtmf-gap",
 };
 
 static gboolean in_list(const char *const *list, gsize n, const char *key)
@@ -1010,8 +1010,8 @@ static gboolean set_codecs(SpAudioConfig *a, const char *v, GError **error)
 		if (canonical == NULL) {
 			g_autofree char *q = sp_config_quote(name);
 
-			return invalid(error,
-				       "unknown codec \"%s\" (known: opus, G722, PCMU, PCMA)", q);
+			return invalid(error, "unknown codec \"%s\" (known: opus, G722, PCMU, PCMA)",
+				       q);
 		}
 		for (guint k = 0; k < out->len; k++) {
 			if (strcmp(g_ptr_array_index(out, k), canonical) == 0)

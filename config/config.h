@@ -8,8 +8,8 @@ G_BEGIN_DECLS
 #define SP_CONFIG_ERROR (sp_config_error_quark())
 
 typedef enum {
-	SP_CONFIG_ERROR_IO,	 /* file missing or unreadable */
-	SP_CONFIG_ERROR_PARSE,	 /* syntax error */
+	SP_CONFIG_ERROR_IO,      /* file missing or unreadable */
+	SP_CONFIG_ERROR_PARSE,   /* syntax error */
 	SP_CONFIG_ERROR_INVALID, /* a key with a bad value, a missing required key */
 } SpConfigError;
 
@@ -36,43 +36,42 @@ gboolean sp_dtmf_method_from_string(const char *s, SpDtmfMethod *out);
 /* One SIP Server site. Times are in milliseconds. */
 typedef struct {
 	guint id;
-	char *user;   /* the DN */
-	char *server; /* host[:port] */
+	char *user;          /* the DN */
+	char *server;        /* host[:port] */
 	SpTransport protocol;
-	char *domain;	 /* registrar domain; NULL: the server's host */
-	char *auth_user; /* NULL: user */
-	char *password;	 /* resolved secret (from password, password-file or credentials) */
+	char *domain;        /* registrar domain; NULL: the server's host */
+	char *auth_user;     /* NULL: user */
+	char *password;      /* resolved secret (from password, password-file or credentials) */
 	char *display_name;
-	char *local_address;	      /* NULL: the default route's address */
-	char *ca_file;		      /* TLS: CA bundle; NULL: the system's */
-	gboolean tls_verify;	      /* default TRUE */
-	gboolean enabled;	      /* default TRUE */
-	guint reregister_in_seconds;  /* default 3600 */
-	guint reg_timeout_ms;	      /* REGISTER transaction timeout; default 0 = sofia's */
-	guint keepalive_interval_ms;  /* default 5000 */
-	guint probe_timeout_ms;	      /* default 2000 */
-	guint probe_failures;	      /* default 2 */
+	char *local_address; /* NULL: the default route's address */
+	char *ca_file;       /* TLS: CA bundle; NULL: the system's */
+	gboolean tls_verify; /* default TRUE */
+	gboolean enabled;    /* default TRUE */
+	guint reregister_in_seconds; /* default 3600 */
+	guint reg_timeout_ms;        /* REGISTER transaction timeout; default 0 = sofia's */
+	guint keepalive_interval_ms; /* default 5000 */
+	guint probe_timeout_ms;      /* default 2000 */
+	guint probe_failures;        /* default 2 */
 	guint down_probe_interval_ms; /* default 2000 */
-	guint retry_min_ms;	      /* default 1000 */
-	guint retry_max_ms;	      /* default 30000 */
-	char *password_file;	      /* absolute path the password was read from, or NULL */
+	guint retry_min_ms;          /* default 1000 */
+	guint retry_max_ms;          /* default 30000 */
+	char *password_file; /* absolute path the password was read from, or NULL */
 } SpConnectionConfig;
 
 typedef struct {
-	char *socket_path;	   /* NULL: the default of SPEC §4 */
-	char *log_level;	   /* NULL: "info" */
+	char *socket_path;   /* NULL: the default of SPEC §4 */
+	char *log_level;     /* NULL: "info" */
 	guint shutdown_timeout_ms; /* default 3000 */
-	guint rtp_port_min;	   /* default 16384 */
-	guint rtp_port_max;	   /* default 32767 */
+	guint rtp_port_min;  /* default 16384 */
+	guint rtp_port_max;  /* default 32767 */
 } SpDaemonConfig;
 
 typedef struct {
-	gboolean auto_answer;		  /* default FALSE */
-	gboolean honor_answer_after;	  /* default TRUE */
-	SpDtmfMethod dtmf_method;	  /* default RFC4733 */
+	gboolean auto_answer;        /* default FALSE */
+	gboolean honor_answer_after; /* default TRUE */
+	SpDtmfMethod dtmf_method;    /* default RFC4733 */
 	guint invite_failover_timeout_ms; /* default 2000 */
-	guint rtp_inactivity_timeout_ms;  /* no RTP/RTCP this long ends the call; default 30000, 0
-					     off */
+	guint rtp_inactivity_timeout_ms;  /* no RTP/RTCP this long ends the call; default 30000, 0 off */
 	/* Incoming INVITE headers copied into a session's properties.sipHeaders: glob patterns,
 	 * lower case; default {"x-genesys-*"}; empty: none. */
 	char **expose_headers;
@@ -83,16 +82,16 @@ typedef struct {
 /* The codec names [audio] codecs accepts, in the default order. */
 #define SP_AUDIO_CODECS_DEFAULT "opus,G722,PCMU,PCMA"
 
+
 typedef struct {
-	char *capture;	/* ALSA PCM name; default "default" */
+	char *capture;  /* ALSA PCM name; default "default" */
 	char *playback; /* default "default" */
-	char *
-	    *codecs; /* offer order, canonical names ("opus", "G722", "PCMU", "PCMA"); no repeats */
-	guint ptime_ms; /* the ptime we offer and send; default 20 (10..60, a multiple of 10) */
-	guint jitter_min_ms;	/* adaptive jitter buffer bounds; default 20 */
-	guint jitter_max_ms;	/* default 200 */
-	guint dtmf_duration_ms; /* one RFC 4733 / inband digit; default 100 */
-	guint dtmf_gap_ms;	/* between digits; default 70 */
+	char **codecs;  /* offer order, canonical names ("opus", "G722", "PCMU", "PCMA"); no repeats */
+	guint ptime_ms;          /* the ptime we offer and send; default 20 (10..60, a multiple of 10) */
+	guint jitter_min_ms;     /* adaptive jitter buffer bounds; default 20 */
+	guint jitter_max_ms;     /* default 200 */
+	guint dtmf_duration_ms;  /* one RFC 4733 / inband digit; default 100 */
+	guint dtmf_gap_ms;       /* between digits; default 70 */
 } SpAudioConfig;
 
 /* What became of one setting of a SipEndpoint.config, for --check-config. */
@@ -106,10 +105,10 @@ typedef struct {
 	SpConfigMappingKind kind;
 	char *setting; /* "proxies/proxy0/reg_timeout", "Connectivity 0 server" */
 	int line, column;
-	char *value;  /* as written; NULL for a password or a setting without a value */
-	char *key;    /* SP_CONFIG_MAPPED: "[connection 0] reregister-in-seconds" */
-	char *mapped; /* SP_CONFIG_MAPPED: the value given to key; NULL for a password */
-	char *note;   /* how it was converted, or why it was ignored; may be NULL */
+	char *value;   /* as written; NULL for a password or a setting without a value */
+	char *key;     /* SP_CONFIG_MAPPED: "[connection 0] reregister-in-seconds" */
+	char *mapped;  /* SP_CONFIG_MAPPED: the value given to key; NULL for a password */
+	char *note;    /* how it was converted, or why it was ignored; may be NULL */
 } SpConfigMapping;
 
 typedef struct {
@@ -118,7 +117,7 @@ typedef struct {
 	SpPolicyConfig policy;
 	SpAudioConfig audio;
 	GPtrArray *connections; /* SpConnectionConfig*, owned, sorted by id */
-	GPtrArray *warnings;	/* char*: unknown settings etc., to log once at start-up */
+	GPtrArray *warnings;    /* char*: unknown settings etc., to log once at start-up */
 	/* The [policy] defaults of the connection keys (keepalive-interval, retry-min, ...): a
 	 * template for connections added at run time (copy it, then set id and the rest). */
 	SpConnectionConfig *connection_defaults;
