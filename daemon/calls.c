@@ -446,6 +446,47 @@ gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *
 	return s != NULL && sp_session_send_dtmf(s, digits, error);
 }
 
+SpSession *sp_calls_find_session(SpCalls *calls, const char *session_id)
+{
+	return find_session(calls, session_id, NULL);
+}
+
+SpSession *sp_calls_follow_refer(SpCalls *calls, SpSession *from, const char *uri,
+				 const char *headers, nua_handle_t *refer_nh,
+				 sip_event_t const *event, GError **error)
+{
+	g_autofree char *id = NULL;
+	SpSession *s;
+
+	if (sp_calls_count(calls) >= SP_CALLS_MAX) {
+		g_set_error(error, SP_ERROR, SP_ERROR_UNAVAILABLE, "too many calls (%u)",
+			    SP_CALLS_MAX);
+		return NULL;
+	}
+	sp_calls_hold_others(calls, NULL);
+	id = next_session_id(calls);
+	s = sp_session_new_referred(calls, id, from, uri, headers, refer_nh, event, error);
+	if (s != NULL)
+		g_ptr_array_add(calls->sessions, s);
+	return s;
+}
+
+gboolean sp_calls_transfer_attended(SpCalls *calls, const char *session_id,
+				    const char *to_session_id, GError **error)
+{
+	SpSession *s = find_session(calls, session_id, error);
+	SpSession *to = s != NULL ? find_session(calls, to_session_id, error) : NULL;
+
+	if (to == NULL)
+		return FALSE;
+	if (s == to) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "a call cannot be transferred to itself");
+		return FALSE;
+	}
+	return sp_session_transfer_attended(s, to, error);
+}
+
 gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,
 			   GError **error)
 {

@@ -546,6 +546,14 @@ static gboolean api_send_dtmf(gpointer data, const char *session_id, const char 
 	return sp_calls_send_dtmf(phone->calls, session_id, digits, error);
 }
 
+static gboolean api_transfer_attended(gpointer data, const char *session_id,
+				      const char *to_session_id, GError **error)
+{
+	SpPhone *phone = data;
+
+	return sp_calls_transfer_attended(phone->calls, session_id, to_session_id, error);
+}
+
 static gboolean api_transfer(gpointer data, const char *session_id, const char *destination,
 			     GError **error)
 {
@@ -592,6 +600,7 @@ const SpPhoneApi *sp_phone_api(void)
 	    .retrieve = api_retrieve,
 	    .send_dtmf = api_send_dtmf,
 	    .transfer = api_transfer,
+	    .transfer_attended = api_transfer_attended,
 	    .get_sessions = api_get_sessions,
 	    .mute = api_mute,
 	    .get_audio_statistics = api_get_audio_statistics,

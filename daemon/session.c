@@ -125,7 +125,9 @@ struct _SpSession {
 	sip_event_t *refer_event;
 	char *transferred_from; /* session id of the call we were referred from */
 	char *transferred_to;	/* session id of the call that replaced this one */
+	char *refer_headers;	/* headers the Refer-To asked for (Replaces) */
 	gboolean no_failover;	/* placed on the transferor's connection only */
+	gboolean transfer_done; /* the call we were referred from was ended */
 };
 
 const char *sp_session_status_to_string(SpSessionStatus status)
@@ -412,6 +414,8 @@ json_object *sp_session_to_json(SpSession *s)
 	return o;
 }
 
+static void session_end_transferor(SpSession *s);
+
 void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSessionReason reason,
 			   const char *sip_reason)
 {
@@ -446,6 +450,11 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	sp_phone_emit(s->phone, "SessionStatusChanged", sp_session_to_json(s));
 	/* Held and Connected decide whether the microphone reaches the far end. */
 	session_update_media(s);
+
+	if (status == SP_SESSION_CONNECTED && s->transferred_from != NULL && !s->transfer_done) {
+		s->transfer_done = TRUE;
+		session_end_transferor(s);
+	}
 }
 
 /* The first status of a new session: previousStatus is null in its event. */
@@ -678,6 +687,7 @@ void sp_session_free(SpSession *s)
 		nua_handle_unref(s->refer_nh);
 	g_free(s->transferred_from);
 	g_free(s->transferred_to);
+	g_free(s->refer_headers);
 	su_home_unref(s->home);
 	g_free(s);
 }
@@ -947,7 +957,10 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 	g_debug("session %s: INVITE %s via connection %u (%s)", s->id, uri, cid, proxy);
 	/* The request-URI as dialled: sofia would take it from To, without its parameters. */
 	nua_invite(s->nh, NUTAG_URL(URL_STRING_MAKE(uri)), NUTAG_PROXY(proxy),
-		   SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1), SOATAG_USER_SDP_STR(s->sdp),
+		   SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
+		   TAG_IF(s->refer_nh != NULL, NUTAG_NOTIFY_REFER(s->refer_nh)),
+		   TAG_IF(s->refer_event != NULL, NUTAG_REFER_EVENT(s->refer_event)),
+		   TAG_IF(s->refer_headers != NULL, SIPTAG_HEADER_STR(s->refer_headers)), SOATAG_USER_SDP_STR(s->sdp),
 		   SP_SESSION_SOA_TAGS, TAG_END());
 
 	/*
@@ -984,7 +997,7 @@ static void session_failover(SpSession *s, gboolean invite_over, int code, SpSes
 	g_free(s->last_phrase);
 	s->last_phrase = g_strdup(phrase);
 
-	for (;;) {
+	for (; !s->no_failover;) {
 		g_autoptr(GError) error = NULL;
 		SpConnection *next = sp_calls_next_ready(s->calls, s->tried);
 
@@ -1348,6 +1361,123 @@ gboolean sp_session_transfer(SpSession *s, const char *destination, GError **err
 	g_info("session %s: transferring to %s", s->id, uri);
 	nua_refer(s->nh, SIPTAG_REFER_TO_STR(refer_to), TAG_END());
 	return TRUE;
+}
+
+gboolean sp_session_transfer_attended(SpSession *s, SpSession *to, GError **error)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sip_replaces_t *rp;
+	char *replaces;
+	g_autofree char *escaped = NULL;
+	g_autofree char *refer_to = NULL;
+
+	if ((s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending ||
+	    s->transferring || s->nh == NULL)
+		return wrong_state(s, "transfer", error);
+	if ((to->status != SP_SESSION_CONNECTED && to->status != SP_SESSION_HELD) || to->ending ||
+	    to->nh == NULL || to->remote_uri == NULL)
+		return wrong_state(to, "transfer to", error);
+	rp = nua_handle_make_replaces(to->nh, home, 0);
+	replaces = rp != NULL ? sip_header_as_string(home, (sip_header_t const *)rp) : NULL;
+	if (replaces == NULL) {
+		su_home_deinit(home);
+		return wrong_state(to, "transfer to", error);
+	}
+	/* RFC 3891 §5 / RFC 5589 §7: Replaces travels as a header of the Refer-To URI. */
+	escaped = g_uri_escape_string(replaces, NULL, FALSE);
+	refer_to = g_strdup_printf("<%s?Replaces=%s>", to->remote_uri, escaped);
+	su_home_deinit(home);
+	s->transferring = TRUE;
+	g_info("session %s: transferring to session %s (%s)", s->id, to->id, to->remote_uri);
+	nua_refer(s->nh, SIPTAG_REFER_TO_STR(refer_to), TAG_END());
+	return TRUE;
+}
+
+/* The call we were referred to is answered: the one that was transferred ends. */
+static void session_end_transferor(SpSession *s)
+{
+	SpSession *from = sp_calls_find_session(s->calls, s->transferred_from);
+
+	if (from == NULL || from->ending || from->dead)
+		return;
+	g_info("session %s: transferred to session %s; hanging up", from->id, s->id);
+	g_free(from->transferred_to);
+	from->transferred_to = g_strdup(s->id);
+	if (from->nh != NULL && from->confirmed)
+		nua_bye(from->nh, TAG_END());
+	session_end_locally(from, 0, SP_REASON_NORMAL, NULL);
+}
+
+SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from,
+				   const char *uri, const char *headers, nua_handle_t *refer_nh,
+				   sip_event_t const *event, GError **error)
+{
+	SpSession *s = session_new(calls, id, from->connection);
+
+	s->outbound = TRUE;
+	s->status = SP_SESSION_IN_PROGRESS;
+	s->destination = g_strdup(uri);
+	s->requested_id = from->connection_id;
+	s->no_failover = TRUE;
+	s->transferred_from = g_strdup(from->id);
+	s->refer_headers = g_strdup(headers);
+	s->refer_nh = nua_handle_ref(refer_nh);
+	s->refer_event = event != NULL ? sip_event_dup(s->home, event) : NULL;
+	if (!session_place(s, from->connection, error)) {
+		sp_session_free(s);
+		return NULL;
+	}
+	session_announce(s);
+	return s;
+}
+
+/*
+ * An incoming REFER (SIP Server or the far end transfers us): sofia has accepted it (202) and
+ * keeps the implicit subscription; the new call's progress goes to the transferor as NOTIFY
+ * message/sipfrag (RFC 3515 §2.4.4), and the old call ends once the new one is answered.
+ */
+static void on_i_refer(SpSession *s, int status, sip_t const *sip, tagi_t tags[])
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sip_event_t const *event = NULL;
+	url_t *url = NULL;
+	char *uri = NULL;
+	char *headers = NULL;
+	g_autoptr(GError) error = NULL;
+
+	tl_gets(tags, NUTAG_REFER_EVENT_REF(event), TAG_END());
+	if (status >= 300 || sip == NULL || sip->sip_refer_to == NULL)
+		goto done;
+	url = url_hdup(home, sip->sip_refer_to->r_url);
+	if (url != NULL && url->url_headers != NULL) {
+		headers = url_query_as_header_string(home, url->url_headers);
+		url->url_headers = NULL;
+	}
+	if (url != NULL && (url->url_type == url_sip || url->url_type == url_sips))
+		uri = url_as_string(home, url);
+	if (uri == NULL || strlen(uri) > 1024 || (headers != NULL && strlen(headers) > 2048) ||
+	    (s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending) {
+		g_info("session %s: REFER not followed (%s)", s->id,
+		       uri == NULL ? "no sip: Refer-To" : "call not up");
+		if (event != NULL)
+			nua_notify(s->nh, SIPTAG_EVENT(event),
+				   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
+				   SIPTAG_PAYLOAD_STR("SIP/2.0 603 Declined\r\n"),
+				   NUTAG_SUBSTATE(nua_substate_terminated), TAG_END());
+		goto done;
+	}
+	g_info("session %s: referred to %s%s%s", s->id, uri, headers ? " with " : "",
+	       headers ? headers : "");
+	if (sp_calls_follow_refer(s->calls, s, uri, headers, s->nh, event, &error) == NULL) {
+		g_info("session %s: cannot follow the REFER: %s", s->id, error->message);
+		if (event != NULL)
+			nua_notify(s->nh, SIPTAG_EVENT(event),
+				   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
+				   SIPTAG_PAYLOAD_STR("SIP/2.0 503 Service Unavailable\r\n"),
+				   NUTAG_SUBSTATE(nua_substate_terminated), TAG_END());
+	}
+done:
+	su_home_deinit(home);
 }
 
 void sp_session_on_media_timeout(SpSession *s)
@@ -1841,6 +1971,9 @@ void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char c
 		break;
 	case nua_i_info:
 		on_i_info(s, sip);
+		break;
+	case nua_i_refer:
+		on_i_refer(s, status, sip, tags);
 		break;
 	case nua_r_info:
 		if (status >= 200) {

@@ -30,7 +30,7 @@ CALLER2 = "127.0.0.12:5070"  # a second caller (call waiting)
 FAREND_A = "127.0.0.13:5070"  # with env_split: the far end behind site A only
 
 # Every field of SessionStatusChanged in the SPEC's example.
-FIELDS = {"sessionId", "connectionId", "status", "previousStatus", "direction", "remote",
+FIELDS = {"sessionId", "connectionId", "status", "previousStatus", "direction", "remote", "holdBy",
           "failoverFrom", "properties", "code", "reason", "sipReason", "time"}
 
 

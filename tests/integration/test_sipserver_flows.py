@@ -245,3 +245,87 @@ def test_dialled_uri_follows_the_failover(env, dialled, expected):
     assert invite.split(" ")[1] == expected
     env.hangup(sid)
     finished(far)
+
+
+# -- transfers as a desk phone does them ---------------------------------------------------------
+
+
+def sipfrags(sipp):
+    """The first status line of every message/sipfrag NOTIFY body SIPp received, in order."""
+    out = []
+    for m in unique(sipp.received("NOTIFY")):
+        body = m.replace("\r", "").split("\n\n", 1)
+        if len(body) == 2 and body[1].startswith("SIP/2.0 "):
+            out.append(int(body[1].split(" ")[1]))
+    return out
+
+
+def test_being_transferred_calls_the_target_and_ends_the_old_call(env):
+    env.start()
+    far = env.farend("uas-answer")
+    caller = env.caller("uac-refer-agent", env.a, keys={"target": "9002"})
+    old = env.wait_session("Alerting")["sessionId"]
+    env.client.call("Answer", {"sessionId": old})
+    env.wait_session("Connected", old)
+    new = env.wait_session("InProgress", pred=lambda p: p["sessionId"] != old)
+    # On the same connection, to the Refer-To target, and said to come from the old call.
+    assert new["transferredFrom"] == old and new["connectionId"] == 0
+    assert new["remote"]["dn"] == "9002" and new["failoverFrom"] is None
+    env.wait_session("Connected", new["sessionId"])
+    ended = env.wait_session("Disconnected", old)
+    assert ended["transferredTo"] == new["sessionId"] and ended["reason"] == "Normal"
+    finished(caller)
+    # The transferor heard how it went: message/sipfrag NOTIFYs ending with 200.
+    frags = sipfrags(caller)
+    assert frags and frags[-1] == 200 and all(f < 300 for f in frags)
+    notify = unique(caller.received("NOTIFY"))[-1]
+    assert header(notify, "Event").startswith("refer")
+    assert "message/sipfrag" in header(notify, "Content-Type")
+    assert header(notify, "Subscription-State").startswith("terminated")
+    invite = unique(far.received("INVITE"))[0]
+    assert invite.split(" ")[1].startswith("sip:9002@")
+    env.hangup(new["sessionId"])
+    finished(far)
+
+
+def test_attended_transfer_sends_refer_with_replaces(netns, site_factory, daemon_factory,
+                                                     tmp_path):
+    from test_calls import FAREND_A
+    e = Env(netns, site_factory, daemon_factory, tmp_path, farend_a=FAREND_A)
+    try:
+        e.start()
+        transferor = e.farend("uas-refer", local=FAREND_A)
+        target = e.farend("uas-answer")
+        s1 = e.dial("9001", 0)["sessionId"]
+        e.wait_session("Connected", s1)
+        s2 = e.dial("9002", 1)["sessionId"]
+        e.wait_session("Connected", s2)
+        e.wait_session("Held", s1)
+        assert e.client.call("Transfer", {"sessionId": s1, "toSessionId": s2}) is True
+        e.wait_session("Disconnected", s1)
+        refer = unique(transferor.received("REFER"))
+        assert len(refer) == 1
+        refer_to = header(refer[0], "Refer-To")
+        call_id = header(unique(target.received("INVITE"))[0], "Call-ID")
+        assert refer_to.startswith("<sip:9002@") and "?Replaces=" in refer_to
+        replaces = refer_to.split("?Replaces=", 1)[1]
+        assert call_id.replace("@", "%40") in replaces or call_id in replaces
+        assert "to-tag%3D" in replaces and "from-tag%3D" in replaces
+        e.hangup(s2)
+        finished(transferor)
+        finished(target)
+    finally:
+        e.close()
+
+
+def test_transfer_params(env):
+    env.start()
+    from softphoned import RpcError
+    for params in ({"sessionId": "1"}, {"sessionId": "1", "destination": "9002",
+                                        "toSessionId": "2"}):
+        with pytest.raises(RpcError) as err:
+            env.client.call("Transfer", params)
+        assert err.value.code == -32602
+    with pytest.raises(RpcError) as err:
+        env.client.call("Transfer", {"sessionId": "1", "toSessionId": "2"})
+    assert err.value.kind == "NotFound"
