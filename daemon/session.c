@@ -960,8 +960,8 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 		   SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
 		   TAG_IF(s->refer_nh != NULL, NUTAG_NOTIFY_REFER(s->refer_nh)),
 		   TAG_IF(s->refer_event != NULL, NUTAG_REFER_EVENT(s->refer_event)),
-		   TAG_IF(s->refer_headers != NULL, SIPTAG_HEADER_STR(s->refer_headers)), SOATAG_USER_SDP_STR(s->sdp),
-		   SP_SESSION_SOA_TAGS, TAG_END());
+		   TAG_IF(s->refer_headers != NULL, SIPTAG_HEADER_STR(s->refer_headers)),
+		   SOATAG_USER_SDP_STR(s->sdp), SP_SESSION_SOA_TAGS, TAG_END());
 
 	/*
 	 * A site that answers anything is alive, even while the far end takes its time. The
@@ -1408,8 +1408,8 @@ static void session_end_transferor(SpSession *s)
 	session_end_locally(from, 0, SP_REASON_NORMAL, NULL);
 }
 
-SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from,
-				   const char *uri, const char *headers, nua_handle_t *refer_nh,
+SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from, const char *uri,
+				   const char *headers, nua_handle_t *refer_nh,
 				   sip_event_t const *event, GError **error)
 {
 	SpSession *s = session_new(calls, id, from->connection);

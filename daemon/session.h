@@ -73,8 +73,8 @@ SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *
  * from's connection only, its progress NOTIFYed on refer_nh (message/sipfrag). Once it is
  * answered from is hung up. Emits InProgress (with transferredFrom).
  */
-SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from,
-				   const char *uri, const char *headers, nua_handle_t *refer_nh,
+SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from, const char *uri,
+				   const char *headers, nua_handle_t *refer_nh,
 				   sip_event_t const *event, GError **error);
 /* Policy auto-answer, Call-Info answer-after=N and Alert-Info info=alert-autoanswer. */
 void sp_session_check_auto_answer(SpSession *s, sip_t const *sip);
