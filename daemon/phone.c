@@ -5,6 +5,7 @@
 #include "daemon/connection.h"
 #include "daemon/phone-private.h"
 #include "daemon/phone.h"
+#include "daemon/session.h"
 #include "daemon/sofia.h"
 #include "protocol/errors.h"
 
@@ -323,6 +324,30 @@ SpConnection *sp_phone_find_connection(SpPhone *phone, guint connection_id)
 GPtrArray *sp_phone_get_connections(SpPhone *phone)
 {
 	return phone->connections;
+}
+
+void sp_phone_configure_nua(SpPhone *phone, SpConnection *c, nua_t *nua)
+{
+	sp_calls_configure_nua(phone->calls, c, nua);
+}
+
+void sp_phone_on_nua_event(SpPhone *phone, SpConnection *c, nua_event_t event, int status,
+			   char const *phrase, nua_t *nua, nua_handle_t *nh, nua_hmagic_t *hmagic,
+			   sip_t const *sip, tagi_t tags[])
+{
+	/* A handle bound to a session (its hmagic) is that session's, whatever the event. */
+	if (hmagic != NULL) {
+		sp_session_on_nua_event(hmagic, event, status, phrase, nh, sip, tags);
+		return;
+	}
+	switch (event) {
+	case nua_i_invite:
+		sp_calls_on_incoming_invite(phone->calls, c, nh, sip, tags);
+		break;
+	default:
+		sp_connection_on_stray_event(c, event, status, phrase, nua, nh);
+		break;
+	}
 }
 
 void sp_phone_on_connection_status(SpPhone *phone, SpConnection *c)
