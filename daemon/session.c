@@ -1271,6 +1271,7 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 	sdp = session_build_sdp(s, direction);
 	s->op = op;
 	s->retry = SP_OP_NONE;
+	s->auth_tried = FALSE;
 	/* Our microphone stops (or starts) now, not when the far end has answered. */
 	session_update_media(s);
 	g_debug("session %s: re-INVITE (%s, %s)", s->id, op == SP_OP_HOLD ? "hold" : "retrieve",
@@ -1722,6 +1723,9 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 
 	/* A re-INVITE of ours (hold or retrieve). */
 	if (status < 200 || s->op == SP_OP_NONE)
+		return;
+	/* Sites that authenticate INVITE challenge re-INVITEs too: answered once each. */
+	if ((status == 401 || status == 407) && sip != NULL && session_authenticate(s, sip))
 		return;
 	if (status < 300) {
 		SpSessionOp op = s->op;

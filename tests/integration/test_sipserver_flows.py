@@ -217,9 +217,19 @@ def test_invite_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_
         sid = e.dial("9001")["sessionId"]
         ev = e.wait_session("Connected", sid)
         assert ev["connectionId"] == 0 and ev["failoverFrom"] is None
+        # Hold and retrieve: their re-INVITEs are challenged as well.
+        assert e.client.call("Hold", {"sessionId": sid}) is True
+        assert e.wait_session("Held", sid)["holdBy"] == "local"
+        assert e.client.call("Retrieve", {"sessionId": sid}) is True
+        e.wait_session("Connected", sid)
         e.hangup(sid)
         finished(far)
         assert f"INVITE from {DN}: challenged" in a.log()
+        # sofia answers with the credentials it keeps for the dialog (a stale nonce would get
+        # a 407, answered like the first).
+        assert a.log().count(f"re-INVITE from {DN}: authenticated") == 2
+        assert [sdp_direction(m) for m in unique(far.received("INVITE"))[1:]] == [
+            "sendonly", "sendrecv"]
         assert "s3cret" not in e.daemon.log()
     finally:
         e.close()
