@@ -216,6 +216,12 @@ static void session_update_media(SpSession *s)
 	if (s->stream == NULL || s->media.codec == NULL)
 		return;
 	sp_sdp_media_to_desc(&s->media, session_local_hold(s), &desc);
+	/*
+	 * Held by the far end with c=0.0.0.0 and no direction (SIP Server's hold): nothing can be
+	 * sent and nothing is to come, so it is no media timeout; what does come is still played.
+	 */
+	if (s->remote_holding && desc.direction == SP_MEDIA_SENDRECV)
+		desc.direction = SP_MEDIA_RECVONLY;
 	sp_media_stream_update(s->stream, &desc);
 }
 
