@@ -828,6 +828,9 @@ static const char *const policy_keys[] = {
     "rtp-inactivity-timeout",
     "reject-when-no-device",
     "reject-code",
+    "expose-headers",
+    "session-expires",
+    "min-session-expires",
 };
 static const char *const audio_keys[] = {
     "capture", "playback", "codecs", "ptime", "jitter-min", "jitter-max", "dtmf-duration",
@@ -928,6 +931,40 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 	g_return_val_if_reached(FALSE);
 }
 
+/*
+ * "X-Genesys-*, X-Site" into lower-case glob patterns: header names are case-insensitive. Only
+ * the characters of a header name (RFC 3261 token) and '*' / '?' are allowed.
+ */
+static gboolean set_expose_headers(SpPolicyConfig *p, const char *v, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(v, ",", 65);
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; parts[i] != NULL; i++) {
+		const char *name = g_strstrip(parts[i]);
+
+		if (*name == '\0')
+			continue;
+		if (i >= 64)
+			return invalid(error, "at most 64 patterns");
+		if (strlen(name) > 128 ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				 "-.!%*_+`'~?") != strlen(name)) {
+			g_autofree char *q = sp_config_quote(name);
+
+			return invalid(error,
+				       "\"%s\" is not a header name pattern (letters, digits, "
+				       "-.!%%_+`'~ and the wildcards * ?)",
+				       q);
+		}
+		g_ptr_array_add(out, g_ascii_strdown(name, -1));
+	}
+	g_ptr_array_add(out, NULL);
+	g_strfreev(p->expose_headers);
+	p->expose_headers = (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+	return TRUE;
+}
+
 static gboolean set_policy(SpConfig *config, const char *key, const char *v, GError **error)
 {
 	SpPolicyConfig *p = &config->policy;
@@ -952,6 +989,13 @@ static gboolean set_policy(SpConfig *config, const char *key, const char *v, GEr
 		return parse_bool(v, &p->reject_when_no_device, error);
 	if (strcmp(key, "reject-code") == 0)
 		return parse_uint(v, 400, 699, &p->reject_code, error);
+	if (strcmp(key, "expose-headers") == 0)
+		return set_expose_headers(p, v, error);
+	/* RFC 4028 §4 asks for at least 90 s in the network; smaller values are for tests. */
+	if (strcmp(key, "session-expires") == 0)
+		return parse_uint(v, 0, 86400, &p->session_expires_s, error);
+	if (strcmp(key, "min-session-expires") == 0)
+		return parse_uint(v, 1, 86400, &p->min_session_expires_s, error);
 	return sp_connection_config_set_full(config->connection_defaults, key, v, NULL, error);
 }
 
@@ -1163,6 +1207,9 @@ SpConfig *sp_config_new(void)
 	c->audio.call_waiting_tone = g_strdup(SP_TONE_CALL_WAITING_DEFAULT);
 	c->policy.rtp_inactivity_timeout_ms = 30000;
 	c->policy.reject_code = 480;
+	c->policy.expose_headers = g_strsplit("x-genesys-*", ",", -1);
+	c->policy.session_expires_s = 1800;
+	c->policy.min_session_expires_s = 90;
 	c->connections = g_ptr_array_new_with_free_func((GDestroyNotify)sp_connection_config_free);
 	c->warnings = g_ptr_array_new_with_free_func(g_free);
 	c->connection_defaults = sp_connection_config_new();
@@ -1184,6 +1231,7 @@ void sp_config_free(SpConfig *c)
 	g_free(c->audio.ring_tone);
 	g_free(c->audio.ringback_tone);
 	g_free(c->audio.call_waiting_tone);
+	g_strfreev(c->policy.expose_headers);
 	if (c->connections != NULL)
 		g_ptr_array_unref(c->connections);
 	if (c->warnings != NULL)

@@ -76,6 +76,11 @@ typedef struct {
 	 * reject_code (400..699, default 480); default FALSE (the call rings, with silence). */
 	gboolean reject_when_no_device;
 	guint reject_code;
+	/* Incoming INVITE headers copied into a session's properties.sipHeaders: glob patterns,
+	 * lower case; default {"x-genesys-*"}; empty: none. */
+	char **expose_headers;
+	guint session_expires_s;     /* RFC 4028 interval we ask for; default 1800, 0 off */
+	guint min_session_expires_s; /* smallest interval we accept (Min-SE); default 90 */
 } SpPolicyConfig;
 
 /* The codec names [audio] codecs accepts, in the default order. */

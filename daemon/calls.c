@@ -135,6 +135,11 @@ const char *const *sp_calls_get_codecs(SpCalls *calls)
 
 void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 {
+	const SpConfig *config = sp_phone_get_config(calls->phone);
+	unsigned session_expires = config != NULL ? config->policy.session_expires_s : 1800;
+	unsigned min_se = config != NULL ? config->policy.min_session_expires_s : 90;
+
+	(void)c;
 	nua_set_params(nua,
 		       /* Unsolicited NOTIFY (Event: talk / hold) is answered by session.c. */
 		       NUTAG_APPL_METHOD("NOTIFY"), SIPTAG_ALLOW_STR(SP_ALLOW),
@@ -146,7 +151,13 @@ void sp_calls_configure_nua(SpCalls *calls, SpConnection *c, nua_t *nua)
 			* send the offerer's first (sdp.c).
 			*/
 		       SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON),
-		       SOATAG_AUDIO_AUX("telephone-event"), TAG_END());
+		       SOATAG_AUDIO_AUX("telephone-event"),
+		       /*
+			* RFC 4028 session timers: SIP Server sends Session-Expires: 1800;
+			* refresher=uac with Min-SE: 90; sofia answers them and refreshes when
+			* it is the refresher, and ends a call whose refreshes stop.
+			*/
+		       NUTAG_SESSION_TIMER(session_expires), NUTAG_MIN_SE(min_se), TAG_END());
 }
 
 /* --- the session list --------------------------------------------------------------------- */
@@ -211,8 +222,11 @@ void sp_calls_hold_others(SpCalls *calls, SpSession *except)
 		SpSession *s = g_ptr_array_index(list, i);
 		g_autoptr(GError) error = NULL;
 
+		/* A call the far end holds is held here too: the microphone goes to one call. */
 		if (s == except || !still_listed(calls, s) ||
-		    sp_session_get_status(s) != SP_SESSION_CONNECTED || sp_session_is_holding(s))
+		    (sp_session_get_status(s) != SP_SESSION_CONNECTED &&
+		     sp_session_get_status(s) != SP_SESSION_HELD) ||
+		    sp_session_is_holding(s))
 			continue;
 		g_info("session %s: holding it for session %s", sp_session_get_id(s),
 		       except ? sp_session_get_id(except) : "(new call)");
@@ -516,6 +530,47 @@ gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *
 	SpSession *s = find_session(calls, session_id, error);
 
 	return s != NULL && sp_session_send_dtmf(s, digits, error);
+}
+
+SpSession *sp_calls_find_session(SpCalls *calls, const char *session_id)
+{
+	return find_session(calls, session_id, NULL);
+}
+
+SpSession *sp_calls_follow_refer(SpCalls *calls, SpSession *from, const char *uri,
+				 const char *headers, nua_handle_t *refer_nh,
+				 sip_event_t const *event, GError **error)
+{
+	g_autofree char *id = NULL;
+	SpSession *s;
+
+	if (sp_calls_count(calls) >= SP_CALLS_MAX) {
+		g_set_error(error, SP_ERROR, SP_ERROR_UNAVAILABLE, "too many calls (%u)",
+			    SP_CALLS_MAX);
+		return NULL;
+	}
+	sp_calls_hold_others(calls, NULL);
+	id = next_session_id(calls);
+	s = sp_session_new_referred(calls, id, from, uri, headers, refer_nh, event, error);
+	if (s != NULL)
+		g_ptr_array_add(calls->sessions, s);
+	return s;
+}
+
+gboolean sp_calls_transfer_attended(SpCalls *calls, const char *session_id,
+				    const char *to_session_id, GError **error)
+{
+	SpSession *s = find_session(calls, session_id, error);
+	SpSession *to = s != NULL ? find_session(calls, to_session_id, error) : NULL;
+
+	if (to == NULL)
+		return FALSE;
+	if (s == to) {
+		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS,
+			    "a call cannot be transferred to itself");
+		return FALSE;
+	}
+	return sp_session_transfer_attended(s, to, error);
 }
 
 gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,

@@ -40,6 +40,8 @@ gboolean sp_calls_send_dtmf(SpCalls *calls, const char *session_id, const char *
 			    GError **error);
 gboolean sp_calls_transfer(SpCalls *calls, const char *session_id, const char *destination,
 			   GError **error);
+gboolean sp_calls_transfer_attended(SpCalls *calls, const char *session_id,
+				    const char *to_session_id, GError **error);
 json_object *sp_calls_get_sessions(SpCalls *calls);
 gboolean sp_calls_mute(SpCalls *calls, gboolean muted, GError **error);
 json_object *sp_calls_get_audio_statistics(SpCalls *calls, const char *session_id,
@@ -65,6 +67,16 @@ SpConnection *sp_calls_next_ready(SpCalls *calls, GArray *tried);
 void sp_calls_hold_others(SpCalls *calls, SpSession *except);
 /* A session's status (or its ringing, or its early media) changed: starts or stops the tones. */
 void sp_calls_update_tones(SpCalls *calls);
+/* A live session by id, or NULL. */
+SpSession *sp_calls_find_session(SpCalls *calls, const char *session_id);
+/*
+ * An incoming REFER on from: calls uri (headers: the Refer-To's header part, e.g. Replaces,
+ * or NULL) on from's connection, the new call's progress NOTIFYed on refer_nh with event.
+ * NULL (error set) when the call cannot be placed.
+ */
+SpSession *sp_calls_follow_refer(SpCalls *calls, SpSession *from, const char *uri,
+				 const char *headers, nua_handle_t *refer_nh,
+				 sip_event_t const *event, GError **error);
 /* s is Disconnected and its handle done: removes and frees it. */
 void sp_calls_release_session(SpCalls *calls, SpSession *s);
 

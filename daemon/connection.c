@@ -15,7 +15,6 @@
 #include "daemon/connection-policy.h"
 #include "daemon/connection.h"
 #include "daemon/phone-private.h"
-#include "daemon/session.h"
 #include "protocol/errors.h"
 
 #include <sofia-sip/msg_header.h>
@@ -1520,10 +1519,8 @@ static gboolean is_request_event(nua_event_t event)
 	}
 }
 
-/* Everything that belongs to no session: stray requests are answered (sofia answers OPTIONS
- * with 200 and Allow by itself) and their handles dropped. */
-static void connection_on_other(SpConnection *c, nua_event_t event, int status, const char *phrase,
-				nua_t *nua, nua_handle_t *nh)
+void sp_connection_on_stray_event(SpConnection *c, nua_event_t event, int status,
+				  const char *phrase, nua_t *nua, nua_handle_t *nh)
 {
 	g_debug("connection %u: %s %d %s", c->config->id, nua_event_name(event), status,
 		phrase ? phrase : "");
@@ -1560,17 +1557,14 @@ static void connection_nua_callback(nua_event_t event, int status, char const *p
 	}
 	/* What the calls do now with sp_connection_get_nua() concerns the stack of this event. */
 	c->dispatching = retired != NULL ? nua : NULL;
-	if (hmagic != NULL) {
-		sp_session_on_nua_event(hmagic, event, status, phrase, nh, sip, tags);
-	} else if (event == nua_i_invite) {
+	/* A new call holds a handle of this stack: it is kept for the call (see above). */
+	if (hmagic == NULL && event == nua_i_invite) {
 		if (retired != NULL)
 			retired->lent = TRUE;
 		else
 			c->nua_lent = TRUE;
-		sp_calls_on_incoming_invite(sp_phone_get_calls(c->phone), c, nh, sip, tags);
-	} else {
-		connection_on_other(c, event, status, phrase, nua, nh);
 	}
+	sp_phone_on_nua_event(c->phone, c, event, status, phrase, nua, nh, hmagic, sip, tags);
 	c->dispatching = NULL;
 }
 
@@ -1718,7 +1712,7 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	c->transport_mode = SP_TRANSPORT_NORMAL;
 	c->nua_shutdown_called = FALSE;
 	c->shutdown_final = FALSE;
-	sp_calls_configure_nua(sp_phone_get_calls(c->phone), c, c->nua);
+	sp_phone_configure_nua(c->phone, c, c->nua);
 	c->reg_nh = nua_handle(c->nua, NULL, SIPTAG_TO_STR(c->aor), TAG_END());
 	g_info("connection %u: %s as %s via %s, bound to %s", cfg->id, cfg->server, c->aor,
 	       c->proxy, c->bind_url);

@@ -58,6 +58,13 @@ void sp_connection_report_failure(SpConnection *c, int status);
 
 json_object *sp_connection_to_json(SpConnection *c);
 
+/*
+ * An event of c's NUA that belongs to no session and is not a new call (the phone routes it
+ * here): a stray request is answered (NOTIFY 481, others 480) and its handle dropped.
+ */
+void sp_connection_on_stray_event(SpConnection *c, nua_event_t event, int status,
+				  const char *phrase, nua_t *nua, nua_handle_t *nh);
+
 /* --- for phone.c ------------------------------------------------------------------------- */
 
 /* Starts registering if the connection is enabled (start-up, AddConnection). */

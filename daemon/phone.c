@@ -5,6 +5,7 @@
 #include "daemon/connection.h"
 #include "daemon/phone-private.h"
 #include "daemon/phone.h"
+#include "daemon/session.h"
 #include "daemon/sofia.h"
 #include "protocol/errors.h"
 
@@ -325,6 +326,30 @@ GPtrArray *sp_phone_get_connections(SpPhone *phone)
 	return phone->connections;
 }
 
+void sp_phone_configure_nua(SpPhone *phone, SpConnection *c, nua_t *nua)
+{
+	sp_calls_configure_nua(phone->calls, c, nua);
+}
+
+void sp_phone_on_nua_event(SpPhone *phone, SpConnection *c, nua_event_t event, int status,
+			   char const *phrase, nua_t *nua, nua_handle_t *nh, nua_hmagic_t *hmagic,
+			   sip_t const *sip, tagi_t tags[])
+{
+	/* A handle bound to a session (its hmagic) is that session's, whatever the event. */
+	if (hmagic != NULL) {
+		sp_session_on_nua_event(hmagic, event, status, phrase, nh, sip, tags);
+		return;
+	}
+	switch (event) {
+	case nua_i_invite:
+		sp_calls_on_incoming_invite(phone->calls, c, nh, sip, tags);
+		break;
+	default:
+		sp_connection_on_stray_event(c, event, status, phrase, nua, nh);
+		break;
+	}
+}
+
 void sp_phone_on_connection_status(SpPhone *phone, SpConnection *c)
 {
 	if (phone->calls != NULL)
@@ -546,6 +571,14 @@ static gboolean api_send_dtmf(gpointer data, const char *session_id, const char 
 	return sp_calls_send_dtmf(phone->calls, session_id, digits, error);
 }
 
+static gboolean api_transfer_attended(gpointer data, const char *session_id,
+				      const char *to_session_id, GError **error)
+{
+	SpPhone *phone = data;
+
+	return sp_calls_transfer_attended(phone->calls, session_id, to_session_id, error);
+}
+
 static gboolean api_transfer(gpointer data, const char *session_id, const char *destination,
 			     GError **error)
 {
@@ -607,6 +640,7 @@ const SpPhoneApi *sp_phone_api(void)
 	    .retrieve = api_retrieve,
 	    .send_dtmf = api_send_dtmf,
 	    .transfer = api_transfer,
+	    .transfer_attended = api_transfer_attended,
 	    .get_sessions = api_get_sessions,
 	    .mute = api_mute,
 	    .get_audio_statistics = api_get_audio_statistics,

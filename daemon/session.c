@@ -96,9 +96,11 @@ struct _SpSession {
 	SpMediaStream *stream;
 	json_object *audio; /* the statistics at the end, for the Disconnected event */
 
-	gboolean remote_holding; /* the far end's last SDP does not receive audio */
-	SpSessionOp op;		 /* re-INVITE in flight */
-	SpSessionOp retry;	 /* re-INVITE to send again after a 491 */
+	gboolean remote_holding;  /* the far end's last SDP does not receive audio */
+	gboolean local_held;	  /* our hold re-INVITE was answered (and no retrieve since) */
+	const char *hold_by_sent; /* the holdBy of the last event */
+	SpSessionOp op;		  /* re-INVITE in flight */
+	SpSessionOp retry;	  /* re-INVITE to send again after a 491 */
 	guint retry_timer;
 
 	GString *dtmf; /* digits queued for INFO */
@@ -106,12 +108,26 @@ struct _SpSession {
 	gboolean transferring;
 	guint answer_timer;
 
-	gboolean ending; /* BYE/CANCEL/reject sent: waiting for the handle to finish */
+	gboolean ending;    /* BYE/CANCEL/reject sent: waiting for the handle to finish */
 	gboolean confirmed; /* the dialog is confirmed (our 2xx ACKed, or we ACKed theirs) */
 	guint guard_timer;
 	guint in_event;
 	gboolean dead;	     /* free once the current NUA event returns and no attempt is left */
 	GPtrArray *given_up; /* SpAttempt*, owned: INVITEs of earlier attempts still running */
+
+	/* Correlation with the desktop: X-Genesys-CallUUID and the exposed headers. */
+	char *call_uuid;
+	json_object *sip_headers; /* object, owned; NULL: none */
+
+	/* Being transferred (an incoming REFER): this call's handle notifies the transferor. */
+	su_home_t *home;
+	nua_handle_t *refer_nh; /* the transferor's dialog (a reference), NULL when not */
+	sip_event_t *refer_event;
+	char *transferred_from; /* session id of the call we were referred from */
+	char *transferred_to;	/* session id of the call that replaced this one */
+	char *refer_headers;	/* headers the Refer-To asked for (Replaces) */
+	gboolean no_failover;	/* placed on the transferor's connection only */
+	gboolean transfer_done; /* the call we were referred from was ended */
 };
 
 const char *sp_session_status_to_string(SpSessionStatus status)
@@ -171,7 +187,7 @@ static char *session_build_sdp(SpSession *s, const char *direction)
 /* We hold the call, or are about to: the microphone must not reach the far end. */
 static gboolean session_local_hold(SpSession *s)
 {
-	return s->op == SP_OP_HOLD || (s->status == SP_SESSION_HELD && s->op != SP_OP_RETRIEVE);
+	return s->op == SP_OP_HOLD || (s->local_held && s->op != SP_OP_RETRIEVE);
 }
 
 static const char *direction_name(SpMediaDirection d)
@@ -200,6 +216,12 @@ static void session_update_media(SpSession *s)
 	if (s->stream == NULL || s->media.codec == NULL)
 		return;
 	sp_sdp_media_to_desc(&s->media, session_local_hold(s), &desc);
+	/*
+	 * Held by the far end with c=0.0.0.0 and no direction (SIP Server's hold): nothing can be
+	 * sent and nothing is to come, so it is no media timeout; what does come is still played.
+	 */
+	if (s->remote_holding && desc.direction == SP_MEDIA_SENDRECV)
+		desc.direction = SP_MEDIA_RECVONLY;
 	sp_media_stream_update(s->stream, &desc);
 }
 
@@ -345,6 +367,16 @@ static json_object *json_string_or_null(const char *s)
 	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
+/* Who holds a call that is up: "local", "remote", "both", or NULL when nobody does. */
+static const char *session_hold_by(SpSession *s)
+{
+	if (s->status != SP_SESSION_HELD)
+		return NULL;
+	if (s->local_held && s->remote_holding)
+		return "both";
+	return s->local_held ? "local" : "remote";
+}
+
 json_object *sp_session_to_json(SpSession *s)
 {
 	json_object *o = json_object_new_object();
@@ -371,8 +403,18 @@ json_object *sp_session_to_json(SpSession *s)
 	json_object_object_add(o, "failoverFrom",
 			       s->failover_from >= 0 ? json_object_new_int(s->failover_from)
 						     : NULL);
+	json_object_object_add(o, "holdBy", json_string_or_null(session_hold_by(s)));
 	json_object_object_add(props, "connectionId", json_object_new_int64(s->connection_id));
+	json_object_object_add(props, "callUuid", json_string_or_null(s->call_uuid));
+	if (s->sip_headers != NULL)
+		json_object_object_add(props, "sipHeaders", json_object_get(s->sip_headers));
 	json_object_object_add(o, "properties", props);
+	if (s->transferred_to != NULL)
+		json_object_object_add(o, "transferredTo",
+				       json_object_new_string(s->transferred_to));
+	if (s->transferred_from != NULL)
+		json_object_object_add(o, "transferredFrom",
+				       json_object_new_string(s->transferred_from));
 	json_object_object_add(o, "code", s->code > 0 ? json_object_new_int(s->code) : NULL);
 	json_object_object_add(o, "reason",
 			       json_string_or_null(sp_session_reason_to_string(s->reason)));
@@ -382,6 +424,8 @@ json_object *sp_session_to_json(SpSession *s)
 		json_object_object_add(o, "audio", json_object_get(s->audio));
 	return o;
 }
+
+static void session_end_transferor(SpSession *s);
 
 void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSessionReason reason,
 			   const char *sip_reason)
@@ -400,6 +444,7 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	s->sip_reason = g_strdup(sip_reason);
 	g_free(s->time);
 	s->time = sp_phone_timestamp();
+	s->hold_by_sent = session_hold_by(s);
 
 	if (status == SP_SESSION_DISCONNECTED)
 		g_info("session %s: %s -> Disconnected (%s%s%s) on connection %u", s->id,
@@ -417,6 +462,11 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	/* Held and Connected decide whether the microphone reaches the far end. */
 	session_update_media(s);
 	sp_calls_update_tones(s->calls);
+
+	if (status == SP_SESSION_CONNECTED && s->transferred_from != NULL && !s->transfer_done) {
+		s->transfer_done = TRUE;
+		session_end_transferor(s);
+	}
 }
 
 /* The first status of a new session: previousStatus is null in its event. */
@@ -428,6 +478,31 @@ static void session_announce(SpSession *s)
 	       s->outbound ? "outbound" : "inbound", sp_session_status_to_string(s->status),
 	       s->connection_id, s->remote_uri ? s->remote_uri : "");
 	sp_phone_emit(s->phone, "SessionStatusChanged", sp_session_to_json(s));
+}
+
+/*
+ * A call that is up is Held while either side holds it (the far end by c=0.0.0.0, sendonly or
+ * inactive: SIP Server's T-Lib-initiated hold, docs.genesys.com/Documentation/SESDK/latest/
+ * Overview/T-Lib-InitiatedHold-Retrieve), else Connected. An event goes out when the status
+ * or who holds changes.
+ */
+static void session_update_hold_status(SpSession *s)
+{
+	SpSessionStatus want;
+	SpSessionStatus was = s->status;
+
+	if ((s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending ||
+	    s->dead)
+		return;
+	want = s->local_held || s->remote_holding ? SP_SESSION_HELD : SP_SESSION_CONNECTED;
+	s->status = want;
+	if (want == was && g_strcmp0(s->hold_by_sent, session_hold_by(s)) == 0) {
+		/* Nothing to report; the microphone may still follow a hold of ours. */
+		session_update_media(s);
+		return;
+	}
+	s->status = was;
+	sp_session_set_status(s, want, 0, SP_REASON_NONE, NULL);
 }
 
 /* --- lifetime ----------------------------------------------------------------------------- */
@@ -617,6 +692,15 @@ void sp_session_free(SpSession *s)
 	g_free(s->sdp);
 	if (s->dtmf != NULL)
 		g_string_free(s->dtmf, TRUE);
+	g_free(s->call_uuid);
+	if (s->sip_headers != NULL)
+		json_object_put(s->sip_headers);
+	if (s->refer_nh != NULL)
+		nua_handle_unref(s->refer_nh);
+	g_free(s->transferred_from);
+	g_free(s->transferred_to);
+	g_free(s->refer_headers);
+	su_home_unref(s->home);
 	g_free(s);
 }
 
@@ -682,7 +766,7 @@ gboolean sp_session_wants_ringback(SpSession *s)
 
 gboolean sp_session_is_holding(SpSession *s)
 {
-	return s->op == SP_OP_HOLD || s->retry == SP_OP_HOLD;
+	return s->op == SP_OP_HOLD || s->retry == SP_OP_HOLD || s->local_held;
 }
 
 /* --- helpers ------------------------------------------------------------------------------ */
@@ -781,6 +865,7 @@ static SpSession *session_new(SpCalls *calls, const char *id, SpConnection *c)
 	s->tried = g_array_new(FALSE, FALSE, sizeof(guint));
 	s->dtmf = g_string_new(NULL);
 	s->given_up = g_ptr_array_new_with_free_func((GDestroyNotify)attempt_free);
+	s->home = su_home_new(sizeof(su_home_t));
 	return s;
 }
 
@@ -796,6 +881,61 @@ static guint failover_timeout_ms(SpSession *s)
 	return ms > 0 ? ms : SP_INVITE_FAILOVER_TIMEOUT_MS_DEFAULT;
 }
 
+/* host (and port) of a URI string equal those of url. */
+static gboolean url_names_site(url_t const *url, const char *site_uri)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	url_t *site = site_uri != NULL ? url_make(home, site_uri) : NULL;
+	gboolean same = site != NULL && site->url_host != NULL && url->url_host != NULL &&
+			g_ascii_strcasecmp(site->url_host, url->url_host) == 0 &&
+			(url->url_port == NULL || site->url_port == NULL ||
+			 strcmp(url->url_port, site->url_port) == 0);
+
+	su_home_deinit(home);
+	return same;
+}
+
+/*
+ * A dialled sip: URI whose host is the domain or server of a connection the call was moved
+ * away from names the dead site: the site taking the call would relay it there. So its host
+ * goes to c's domain, the user part, parameters and headers kept. Any other URI is kept as it
+ * is. Transfer full; NULL when nothing needs to change.
+ */
+static char *session_retarget_uri(SpSession *s, SpConnection *c, const char *uri)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	url_t *url = url_make(home, uri);
+	g_autofree char *own = sp_connection_make_uri(c, "x");
+	url_t *own_url = own != NULL ? url_make(home, own) : NULL;
+	char *out = NULL;
+
+	if (url == NULL || own_url == NULL || url->url_host == NULL)
+		goto done;
+	if (url_names_site(url, own)) /* already c's own domain */
+		goto done;
+	for (guint i = 0; i < s->tried->len && out == NULL; i++) {
+		guint id = g_array_index(s->tried, guint, i);
+		SpConnection *old = sp_phone_find_connection(s->phone, id);
+		g_autofree char *domain_uri = NULL;
+		g_autofree char *server_uri = NULL;
+
+		if (old == NULL || old == c)
+			continue;
+		domain_uri = sp_connection_make_uri(old, "x");
+		server_uri = g_strdup_printf("sip:x@%s", sp_connection_get_config(old)->server);
+		if (!url_names_site(url, domain_uri) && !url_names_site(url, server_uri))
+			continue;
+		url->url_host = own_url->url_host;
+		url->url_port = own_url->url_port;
+		out = g_strdup(url_as_string(home, url));
+		g_info("session %s: %s names the site of connection %u; dialling %s", s->id, uri,
+		       id, out);
+	}
+done:
+	su_home_deinit(home);
+	return out;
+}
+
 /* Sends the INVITE through c on a new handle. */
 static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 {
@@ -806,6 +946,14 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 	g_autofree char *site = NULL;
 	guint cid = sp_connection_get_id(c);
 
+	if (uri != NULL && s->tried->len > 0) {
+		char *moved = session_retarget_uri(s, c, uri);
+
+		if (moved != NULL) {
+			g_free(uri);
+			uri = moved;
+		}
+	}
 	g_array_append_val(s->tried, cid);
 	if (uri == NULL) {
 		g_set_error(error, SP_ERROR, SP_ERROR_INVALID_ARGS, "bad destination \"%s\"",
@@ -830,7 +978,12 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 	session_set_remote_uri(s, uri);
 
 	g_debug("session %s: INVITE %s via connection %u (%s)", s->id, uri, cid, proxy);
-	nua_invite(s->nh, NUTAG_PROXY(proxy), SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
+	/* The request-URI as dialled: sofia would take it from To, without its parameters. */
+	nua_invite(s->nh, NUTAG_URL(URL_STRING_MAKE(uri)), NUTAG_PROXY(proxy),
+		   SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
+		   TAG_IF(s->refer_nh != NULL, NUTAG_NOTIFY_REFER(s->refer_nh)),
+		   TAG_IF(s->refer_event != NULL, NUTAG_REFER_EVENT(s->refer_event)),
+		   TAG_IF(s->refer_headers != NULL, SIPTAG_HEADER_STR(s->refer_headers)),
 		   SOATAG_USER_SDP_STR(s->sdp), SP_SESSION_SOA_TAGS, TAG_END());
 
 	/*
@@ -867,7 +1020,7 @@ static void session_failover(SpSession *s, gboolean invite_over, int code, SpSes
 	g_free(s->last_phrase);
 	s->last_phrase = g_strdup(phrase);
 
-	for (;;) {
+	for (; !s->no_failover;) {
 		g_autoptr(GError) error = NULL;
 		SpConnection *next = sp_calls_next_ready(s->calls, s->tried);
 
@@ -960,6 +1113,91 @@ void sp_session_abandon(SpSession *s)
 	session_finish(s, 0, SP_REASON_NORMAL, NULL);
 }
 
+/* --- correlation with the desktop --------------------------------------------------------- */
+
+/* What is copied of a site's headers: bounded, whatever the site sends. */
+#define SP_CALL_UUID_MAX 128
+#define SP_SIP_HEADERS_MAX 32
+#define SP_SIP_HEADER_VALUE_MAX 1024
+#define SP_SIP_HEADERS_TOTAL_MAX 8192
+
+static gboolean header_exposed(const SpConfig *config, const char *name)
+{
+	g_autofree char *lower = NULL;
+
+	if (config == NULL || config->policy.expose_headers == NULL)
+		return FALSE;
+	lower = g_ascii_strdown(name, -1);
+	for (char **p = config->policy.expose_headers; *p != NULL; p++)
+		if (g_pattern_match_simple(*p, lower))
+			return TRUE;
+	return FALSE;
+}
+
+/* Printable ASCII or UTF-8 only, so that the JSON carries what the site sent. */
+static gboolean header_value_ok(const char *v, gsize max)
+{
+	gsize n = strlen(v);
+
+	if (n > max || !g_utf8_validate(v, (gssize)n, NULL))
+		return FALSE;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			return FALSE;
+	return TRUE;
+}
+
+/*
+ * properties.callUuid (X-Genesys-CallUUID: the id T-Server and the desktop know the call by)
+ * and properties.sipHeaders (the headers named by [policy] expose-headers) from a request or
+ * response of the call. What is known already is kept; what is too large is left out.
+ */
+static void session_take_headers(SpSession *s, sip_t const *sip)
+{
+	const SpConfig *config = sp_phone_get_config(s->phone);
+	gsize total = 0;
+	guint count = 0;
+
+	if (sip == NULL || s->sip_headers != NULL || s->call_uuid != NULL)
+		return;
+	for (sip_unknown_t const *u = sip->sip_unknown; u != NULL; u = u->un_next) {
+		json_object *prev = NULL;
+
+		if (u->un_name == NULL || u->un_value == NULL)
+			continue;
+		if (s->call_uuid == NULL &&
+		    g_ascii_strcasecmp(u->un_name, "X-Genesys-CallUUID") == 0 &&
+		    header_value_ok(u->un_value, SP_CALL_UUID_MAX) && u->un_value[0] != '\0')
+			s->call_uuid = g_strdup(u->un_value);
+		if (!header_exposed(config, u->un_name) ||
+		    !header_value_ok(u->un_value, SP_SIP_HEADER_VALUE_MAX) ||
+		    strlen(u->un_name) > 128)
+			continue;
+		if (total + strlen(u->un_name) + strlen(u->un_value) > SP_SIP_HEADERS_TOTAL_MAX) {
+			g_info("session %s: headers past %u bytes not exposed", s->id,
+			       SP_SIP_HEADERS_TOTAL_MAX);
+			break;
+		}
+		if (s->sip_headers == NULL)
+			s->sip_headers = json_object_new_object();
+		if (json_object_object_get_ex(s->sip_headers, u->un_name, &prev)) {
+			/* A repeated header: its values joined, as RFC 3261 §7.3 allows. */
+			g_autofree char *joined =
+			    g_strdup_printf("%s, %s", json_object_get_string(prev), u->un_value);
+
+			json_object_object_add(s->sip_headers, u->un_name,
+					       json_object_new_string(joined));
+		} else {
+			if (count >= SP_SIP_HEADERS_MAX)
+				continue;
+			count++;
+			json_object_object_add(s->sip_headers, u->un_name,
+					       json_object_new_string(u->un_value));
+		}
+		total += strlen(u->un_name) + strlen(u->un_value) + 2;
+	}
+}
+
 /* --- inbound ------------------------------------------------------------------------------ */
 
 SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
@@ -973,6 +1211,7 @@ SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *
 	s->nh = nh;
 	nua_handle_bind(nh, s);
 	session_set_remote(s, sip->sip_from);
+	session_take_headers(s, sip);
 
 	if (!session_prepare_media(s, c, &error)) {
 		g_warning("session %s: %s; rejecting the call", s->id, error->message);
@@ -1082,6 +1321,7 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 	sdp = session_build_sdp(s, direction);
 	s->op = op;
 	s->retry = SP_OP_NONE;
+	s->auth_tried = FALSE;
 	/* Our microphone stops (or starts) now, not when the far end has answered. */
 	session_update_media(s);
 	g_debug("session %s: re-INVITE (%s, %s)", s->id, op == SP_OP_HOLD ? "hold" : "retrieve",
@@ -1091,8 +1331,8 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 
 gboolean sp_session_hold(SpSession *s, GError **error)
 {
-	if (s->status != SP_SESSION_CONNECTED || s->ending || s->op != SP_OP_NONE ||
-	    s->retry != SP_OP_NONE)
+	if ((s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->local_held ||
+	    s->ending || s->op != SP_OP_NONE || s->retry != SP_OP_NONE)
 		return wrong_state(s, "hold", error);
 	send_reinvite(s, SP_OP_HOLD);
 	return TRUE;
@@ -1100,7 +1340,7 @@ gboolean sp_session_hold(SpSession *s, GError **error)
 
 gboolean sp_session_retrieve(SpSession *s, GError **error)
 {
-	if (s->status != SP_SESSION_HELD || s->ending || s->op != SP_OP_NONE ||
+	if (!s->local_held || s->status != SP_SESSION_HELD || s->ending || s->op != SP_OP_NONE ||
 	    s->retry != SP_OP_NONE)
 		return wrong_state(s, "retrieve", error);
 	sp_calls_hold_others(s->calls, s);
@@ -1172,6 +1412,123 @@ gboolean sp_session_transfer(SpSession *s, const char *destination, GError **err
 	g_info("session %s: transferring to %s", s->id, uri);
 	nua_refer(s->nh, SIPTAG_REFER_TO_STR(refer_to), TAG_END());
 	return TRUE;
+}
+
+gboolean sp_session_transfer_attended(SpSession *s, SpSession *to, GError **error)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sip_replaces_t *rp;
+	char *replaces;
+	g_autofree char *escaped = NULL;
+	g_autofree char *refer_to = NULL;
+
+	if ((s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending ||
+	    s->transferring || s->nh == NULL)
+		return wrong_state(s, "transfer", error);
+	if ((to->status != SP_SESSION_CONNECTED && to->status != SP_SESSION_HELD) || to->ending ||
+	    to->nh == NULL || to->remote_uri == NULL)
+		return wrong_state(to, "transfer to", error);
+	rp = nua_handle_make_replaces(to->nh, home, 0);
+	replaces = rp != NULL ? sip_header_as_string(home, (sip_header_t const *)rp) : NULL;
+	if (replaces == NULL) {
+		su_home_deinit(home);
+		return wrong_state(to, "transfer to", error);
+	}
+	/* RFC 3891 §5 / RFC 5589 §7: Replaces travels as a header of the Refer-To URI. */
+	escaped = g_uri_escape_string(replaces, NULL, FALSE);
+	refer_to = g_strdup_printf("<%s?Replaces=%s>", to->remote_uri, escaped);
+	su_home_deinit(home);
+	s->transferring = TRUE;
+	g_info("session %s: transferring to session %s (%s)", s->id, to->id, to->remote_uri);
+	nua_refer(s->nh, SIPTAG_REFER_TO_STR(refer_to), TAG_END());
+	return TRUE;
+}
+
+/* The call we were referred to is answered: the one that was transferred ends. */
+static void session_end_transferor(SpSession *s)
+{
+	SpSession *from = sp_calls_find_session(s->calls, s->transferred_from);
+
+	if (from == NULL || from->ending || from->dead)
+		return;
+	g_info("session %s: transferred to session %s; hanging up", from->id, s->id);
+	g_free(from->transferred_to);
+	from->transferred_to = g_strdup(s->id);
+	if (from->nh != NULL && from->confirmed)
+		nua_bye(from->nh, TAG_END());
+	session_end_locally(from, 0, SP_REASON_NORMAL, NULL);
+}
+
+SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from, const char *uri,
+				   const char *headers, nua_handle_t *refer_nh,
+				   sip_event_t const *event, GError **error)
+{
+	SpSession *s = session_new(calls, id, from->connection);
+
+	s->outbound = TRUE;
+	s->status = SP_SESSION_IN_PROGRESS;
+	s->destination = g_strdup(uri);
+	s->requested_id = from->connection_id;
+	s->no_failover = TRUE;
+	s->transferred_from = g_strdup(from->id);
+	s->refer_headers = g_strdup(headers);
+	s->refer_nh = nua_handle_ref(refer_nh);
+	s->refer_event = event != NULL ? sip_event_dup(s->home, event) : NULL;
+	if (!session_place(s, from->connection, error)) {
+		sp_session_free(s);
+		return NULL;
+	}
+	session_announce(s);
+	return s;
+}
+
+/*
+ * An incoming REFER (SIP Server or the far end transfers us): sofia has accepted it (202) and
+ * keeps the implicit subscription; the new call's progress goes to the transferor as NOTIFY
+ * message/sipfrag (RFC 3515 §2.4.4), and the old call ends once the new one is answered.
+ */
+static void on_i_refer(SpSession *s, int status, sip_t const *sip, tagi_t tags[])
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sip_event_t const *event = NULL;
+	url_t *url = NULL;
+	char *uri = NULL;
+	char *headers = NULL;
+	g_autoptr(GError) error = NULL;
+
+	tl_gets(tags, NUTAG_REFER_EVENT_REF(event), TAG_END());
+	if (status >= 300 || sip == NULL || sip->sip_refer_to == NULL)
+		goto done;
+	url = url_hdup(home, sip->sip_refer_to->r_url);
+	if (url != NULL && url->url_headers != NULL) {
+		headers = url_query_as_header_string(home, url->url_headers);
+		url->url_headers = NULL;
+	}
+	if (url != NULL && (url->url_type == url_sip || url->url_type == url_sips))
+		uri = url_as_string(home, url);
+	if (uri == NULL || strlen(uri) > 1024 || (headers != NULL && strlen(headers) > 2048) ||
+	    (s->status != SP_SESSION_CONNECTED && s->status != SP_SESSION_HELD) || s->ending) {
+		g_info("session %s: REFER not followed (%s)", s->id,
+		       uri == NULL ? "no sip: Refer-To" : "call not up");
+		if (event != NULL)
+			nua_notify(s->nh, SIPTAG_EVENT(event),
+				   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
+				   SIPTAG_PAYLOAD_STR("SIP/2.0 603 Declined\r\n"),
+				   NUTAG_SUBSTATE(nua_substate_terminated), TAG_END());
+		goto done;
+	}
+	g_info("session %s: referred to %s%s%s", s->id, uri, headers ? " with " : "",
+	       headers ? headers : "");
+	if (sp_calls_follow_refer(s->calls, s, uri, headers, s->nh, event, &error) == NULL) {
+		g_info("session %s: cannot follow the REFER: %s", s->id, error->message);
+		if (event != NULL)
+			nua_notify(s->nh, SIPTAG_EVENT(event),
+				   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
+				   SIPTAG_PAYLOAD_STR("SIP/2.0 503 Service Unavailable\r\n"),
+				   NUTAG_SUBSTATE(nua_substate_terminated), TAG_END());
+	}
+done:
+	su_home_deinit(home);
 }
 
 void sp_session_on_media_timeout(SpSession *s)
@@ -1351,8 +1708,9 @@ static gboolean on_retry_timeout(gpointer data)
 	s->retry = SP_OP_NONE;
 	if (s->ending || s->nh == NULL)
 		return G_SOURCE_REMOVE;
-	if ((op == SP_OP_HOLD && s->status == SP_SESSION_CONNECTED) ||
-	    (op == SP_OP_RETRIEVE && s->status == SP_SESSION_HELD))
+	if ((op == SP_OP_HOLD && !s->local_held &&
+	     (s->status == SP_SESSION_CONNECTED || s->status == SP_SESSION_HELD)) ||
+	    (op == SP_OP_RETRIEVE && s->local_held))
 		send_reinvite(s, op);
 	else
 		session_update_media(s);
@@ -1374,9 +1732,12 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 				g_debug("session %s: %d %s via connection %u", s->id, status,
 					phrase, s->connection_id);
 			s->provisional = TRUE;
-			if (status > 100 && !s->ringing) {
-				s->ringing = TRUE;
-				sp_calls_update_tones(s->calls); /* ringback, unless early media */
+			if (status > 100) {
+				if (!s->ringing) {
+					s->ringing = TRUE;
+					sp_calls_update_tones(s->calls); /* ringback, unless early media */
+				}
+				session_take_headers(s, sip);
 			}
 			clear_source(&s->failover_timer);
 			session_drop_ping(s);
@@ -1385,6 +1746,7 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 		session_drop_ping(s);
 		if (status < 300) {
 			clear_source(&s->failover_timer);
+			session_take_headers(s, sip);
 			if (sip != NULL && sip->sip_to != NULL && sip->sip_to->a_display != NULL)
 				session_set_remote(s, sip->sip_to);
 			sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
@@ -1415,14 +1777,15 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 	/* A re-INVITE of ours (hold or retrieve). */
 	if (status < 200 || s->op == SP_OP_NONE)
 		return;
+	/* Sites that authenticate INVITE challenge re-INVITEs too: answered once each. */
+	if ((status == 401 || status == 407) && sip != NULL && session_authenticate(s, sip))
+		return;
 	if (status < 300) {
 		SpSessionOp op = s->op;
 
 		s->op = SP_OP_NONE;
-		if (op == SP_OP_HOLD && s->status == SP_SESSION_CONNECTED)
-			sp_session_set_status(s, SP_SESSION_HELD, 0, SP_REASON_NONE, NULL);
-		else if (op == SP_OP_RETRIEVE && s->status == SP_SESSION_HELD)
-			sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
+		s->local_held = op == SP_OP_HOLD;
+		session_update_hold_status(s);
 		return;
 	}
 	if (is_site_failure(status))
@@ -1494,15 +1857,29 @@ static void on_i_notify(SpSession *s, int status, sip_t const *sip)
 		g_info("session %s: NOTIFY talk", s->id);
 		if (s->status == SP_SESSION_ALERTING)
 			sp_session_answer(s, &error);
-		else if (s->status == SP_SESSION_HELD)
+		else if (s->local_held)
 			sp_session_retrieve(s, &error);
 	} else {
 		g_info("session %s: NOTIFY hold", s->id);
-		if (s->status == SP_SESSION_CONNECTED)
+		if (!s->local_held)
 			sp_session_hold(s, &error);
 	}
 	if (error != NULL)
 		g_info("session %s: NOTIFY %s: %s", s->id, event, error->message);
+}
+
+/*
+ * The far end holds us: its audio does not receive (sendonly, inactive) or has c=0.0.0.0, the
+ * RFC 2543 way that SIP Server uses (T-Lib-Initiated Hold-Retrieve, docs.genesys.com).
+ */
+static gboolean sdp_media_holds(sdp_session_t const *sdp, sdp_media_t const *m)
+{
+	sdp_connection_t const *c = m->m_connections ? m->m_connections : sdp->sdp_connection;
+
+	if ((m->m_mode & sdp_recvonly) == 0)
+		return TRUE;
+	return c != NULL && c->c_address != NULL &&
+	       (strcmp(c->c_address, "0.0.0.0") == 0 || strcmp(c->c_address, "::") == 0);
 }
 
 static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const *sip,
@@ -1523,7 +1900,7 @@ static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const
 		while (m != NULL && (m->m_type != sdp_media_audio || m->m_rejected))
 			m = m->m_next;
 		if (m != NULL)
-			s->remote_holding = (m->m_mode & sdp_recvonly) == 0;
+			s->remote_holding = sdp_media_holds(remote, m);
 	}
 	g_debug("session %s: call state %s (%d %s)%s", s->id,
 		nua_callstate_name((enum nua_callstate)state), status, phrase ? phrase : "",
@@ -1552,6 +1929,9 @@ static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const
 	default:
 		break;
 	}
+	/* A far end's hold or retrieve (its re-INVITE, or the SDP in the ACK of our offer). */
+	if (remote != NULL && state != nua_callstate_terminated)
+		session_update_hold_status(s);
 }
 
 /* The answer to the OPTIONS sent with the INVITE. */
@@ -1648,6 +2028,9 @@ void sp_session_on_nua_event(SpSession *s, nua_event_t event, int status, char c
 		break;
 	case nua_i_info:
 		on_i_info(s, sip);
+		break;
+	case nua_i_refer:
+		on_i_refer(s, status, sip, tags);
 		break;
 	case nua_r_info:
 		if (status >= 200) {

@@ -75,6 +75,14 @@ SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *
  */
 void sp_session_reject_inbound(SpCalls *calls, const char *id, SpConnection *c, nua_handle_t *nh,
 			       sip_t const *sip, int code, const char *device, const char *error);
+/*
+ * The call an incoming REFER on from asks for: to uri (plus headers, e.g. Replaces) through
+ * from's connection only, its progress NOTIFYed on refer_nh (message/sipfrag). Once it is
+ * answered from is hung up. Emits InProgress (with transferredFrom).
+ */
+SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *from, const char *uri,
+				   const char *headers, nua_handle_t *refer_nh,
+				   sip_event_t const *event, GError **error);
 /* Policy auto-answer, Call-Info answer-after=N and Alert-Info info=alert-autoanswer. */
 void sp_session_check_auto_answer(SpSession *s, sip_t const *sip);
 /*
@@ -103,6 +111,8 @@ gboolean sp_session_hold(SpSession *s, GError **error);
 gboolean sp_session_retrieve(SpSession *s, GError **error);
 gboolean sp_session_send_dtmf(SpSession *s, const char *digits, GError **error);
 gboolean sp_session_transfer(SpSession *s, const char *destination, GError **error);
+/* REFER to s's far end with Refer-To: to's far end and Replaces: to's dialog. */
+gboolean sp_session_transfer_attended(SpSession *s, SpSession *to, GError **error);
 
 /* The media stream's events (calls.c routes them; the stream's user data is the session). */
 void sp_session_on_media_dtmf(SpSession *s, char digit, guint duration_ms, const char *method);

@@ -541,7 +541,9 @@ static json_object *handle_send_dtmf(SpRpcMethodContext *ctx, SpRpcSubscription 
 
 static const ParamSpec transfer_params[] = {
     {"sessionId", PARAM_SESSION_ID, TRUE},
-    {"destination", PARAM_STRING, TRUE, SP_RPC_MAX_DESTINATION},
+    {"destination", PARAM_STRING, FALSE, SP_RPC_MAX_DESTINATION},
+    /* Attended transfer: REFER with Replaces naming this other call. */
+    {"toSessionId", PARAM_SESSION_ID, FALSE},
 };
 
 static json_object *handle_transfer(SpRpcMethodContext *ctx, SpRpcSubscription *caller,
@@ -552,6 +554,16 @@ static json_object *handle_transfer(SpRpcMethodContext *ctx, SpRpcSubscription *
 	if (!parse_params(params, transfer_params, G_N_ELEMENTS(transfer_params), v, error))
 		return NULL;
 
+	if (v[1].present == v[2].present) {
+		invalid(error, "Invalid params: %s takes destination or toSessionId", "Transfer");
+		return NULL;
+	}
+	if (v[2].present) {
+		if (API(ctx, transfer_attended) == NULL)
+			return unsupported(error, "Transfer");
+		return reply_true(
+		    ctx->api->transfer_attended(ctx->phone, v[0].string, v[2].string, error));
+	}
 	if (API(ctx, transfer) == NULL)
 		return unsupported(error, "Transfer");
 	return reply_true(ctx->api->transfer(ctx->phone, v[0].string, v[1].string, error));

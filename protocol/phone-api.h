@@ -41,6 +41,9 @@ typedef struct {
 			      GError **error);
 	gboolean (*transfer)(gpointer phone, const char *session_id, const char *destination,
 			     GError **error);
+	/* Attended: session_id's far end is asked to replace to_session_id's call with it. */
+	gboolean (*transfer_attended)(gpointer phone, const char *session_id,
+				      const char *to_session_id, GError **error);
 	json_object *(*get_sessions)(gpointer phone);
 
 	/* Audio; a NULL capture or playback leaves that device as it is. */

@@ -349,6 +349,7 @@ class KamailioSite:
 
     users: {"5001": "secret"} makes REGISTER need digest auth with those passwords.
     farend: "host:port" to which requests for DNs 9xxx are relayed (a SIPp far end).
+    invite_auth: INVITEs from one of users are challenged (407) too, not only REGISTERs.
     tls_ca: the TlsCa that issues the TLS listener's certificate; default: a CA of the site's
     own. Its certificate is .ca_file either way.
     Everything else: REGISTER saves the contact; OPTIONS to the site → 200; initial requests to
@@ -356,8 +357,9 @@ class KamailioSite:
     """
 
     def __init__(self, netns, addr, port=5060, run_dir=None, tls=False, tls_port=None,
-                 users=None, farend=None, tls_ca=None, name=None):
+                 users=None, farend=None, tls_ca=None, name=None, invite_auth=False):
         self.netns = netns
+        self.invite_auth = bool(invite_auth)
         self.addr = addr
         self.port = int(port)
         self.tls = bool(tls)
@@ -404,6 +406,8 @@ class KamailioSite:
         defines = []
         if self.users is not None:
             defines.append("#!define WITH_AUTH")
+            if self.invite_auth:
+                defines.append("#!define WITH_INVITE_AUTH")
         if self.tls:
             defines.append("#!define WITH_TLS")
         if self.farend:

@@ -30,7 +30,7 @@ CALLER2 = "127.0.0.12:5070"  # a second caller (call waiting)
 FAREND_A = "127.0.0.13:5070"  # with env_split: the far end behind site A only
 
 # Every field of SessionStatusChanged in the SPEC's example.
-FIELDS = {"sessionId", "connectionId", "status", "previousStatus", "direction", "remote",
+FIELDS = {"sessionId", "connectionId", "status", "previousStatus", "direction", "remote", "holdBy",
           "failoverFrom", "properties", "code", "reason", "sipReason", "time"}
 
 
@@ -192,7 +192,7 @@ def test_dial_through_first_site(env):
     assert set(ev) == FIELDS
     assert ev["previousStatus"] is None
     assert ev["direction"] == "outbound"
-    assert ev["connectionId"] == 0 and ev["properties"] == {"connectionId": 0}
+    assert ev["connectionId"] == 0 and ev["properties"] == {"connectionId": 0, "callUuid": None}
     assert ev["failoverFrom"] is None
     assert ev["remote"]["dn"] == "9001" and ev["remote"]["uri"].startswith("sip:9001@")
     assert ev["code"] is None and ev["reason"] is None and ev["sipReason"] is None
@@ -229,7 +229,7 @@ def test_dial_fails_over_from_a_silently_dead_site(env):
     assert moved["failoverFrom"] == 0
     ev = env.wait_session("Connected", sid)
     assert ev["connectionId"] == 1 and ev["failoverFrom"] == 0
-    assert ev["properties"] == {"connectionId": 1}
+    assert ev["properties"] == {"connectionId": 1, "callUuid": None}
     assert ev["remote"]["uri"] == f"sip:9001@{SITE_B}"
     env.hangup(sid)
     finished(far)
@@ -522,7 +522,7 @@ def test_inbound_through_second_site_while_first_is_down(env):
     sid = ev["sessionId"]
     assert set(ev) == FIELDS
     assert ev["direction"] == "inbound" and ev["connectionId"] == 1
-    assert ev["properties"] == {"connectionId": 1} and ev["failoverFrom"] is None
+    assert ev["properties"] == {"connectionId": 1, "callUuid": None} and ev["failoverFrom"] is None
     assert ev["remote"]["dn"] == "9001" and ev["remote"]["displayName"] == "Far End"
     assert env.sessions()[sid]["status"] == "Alerting"
 
@@ -604,9 +604,10 @@ def test_far_end_holds_the_agent(env):
     env.wait_session("Connected", sid)
     wait_trace(caller, lambda c: any(m.startswith("SIP/2.0 200") and "a=recvonly" in m
                                      for d, m in c.trace() if d == "received"))
+    assert env.wait_session("Held", sid)["holdBy"] == "remote"
     # Holding a call that the far end holds too makes it inactive.
     env.client.call("Hold", {"sessionId": sid})
-    env.wait_session("Held", sid)
+    env.wait_session("Held", sid, pred=lambda p: p["holdBy"] == "both")
     assert [sdp_direction(m) for m in reinvites(caller)] == ["inactive"]
     env.hangup(sid)
     finished(caller)

@@ -183,6 +183,10 @@ static void assert_configs_equal(const SpConfig *a, const SpConfig *b)
 			 b->policy.invite_failover_timeout_ms);
 	g_assert_cmpuint(a->policy.rtp_inactivity_timeout_ms, ==,
 			 b->policy.rtp_inactivity_timeout_ms);
+	g_assert_true(g_strv_equal((const char *const *)a->policy.expose_headers,
+				   (const char *const *)b->policy.expose_headers));
+	g_assert_cmpuint(a->policy.session_expires_s, ==, b->policy.session_expires_s);
+	g_assert_cmpuint(a->policy.min_session_expires_s, ==, b->policy.min_session_expires_s);
 	g_assert_cmpstr(a->audio.capture, ==, b->audio.capture);
 	g_assert_cmpstr(a->audio.playback, ==, b->audio.playback);
 	g_assert_true(g_strv_equal((const char *const *)a->audio.codecs,
@@ -268,6 +272,35 @@ static void test_keyfile_empty(Fixture *f, gconstpointer data)
 	assert_configs_equal(config, defaults);
 	comments = load_ok(f, "# nothing\n\n   # but comments\n");
 	assert_configs_equal(comments, defaults);
+}
+
+/* The SIP Server keys of [policy]: exposed headers (globs, lower case) and session timers. */
+static void test_keyfile_sipserver_policy(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) defaults = load_ok(f, "");
+	g_autoptr(SpConfig) config =
+	    load_ok(f, "[policy]\n"
+		       "expose-headers= X-Genesys-*, X-Site ,, User-To-User\n"
+		       "session-expires=600\n"
+		       "min-session-expires=4\n");
+	g_autoptr(SpConfig) none = load_ok(f, "[policy]\nexpose-headers=\n");
+
+	g_assert_cmpuint(g_strv_length(defaults->policy.expose_headers), ==, 1);
+	g_assert_cmpstr(defaults->policy.expose_headers[0], ==, "x-genesys-*");
+	g_assert_cmpuint(defaults->policy.session_expires_s, ==, 1800);
+	g_assert_cmpuint(defaults->policy.min_session_expires_s, ==, 90);
+	g_assert_cmpuint(g_strv_length(config->policy.expose_headers), ==, 3);
+	g_assert_cmpstr(config->policy.expose_headers[0], ==, "x-genesys-*");
+	g_assert_cmpstr(config->policy.expose_headers[1], ==, "x-site");
+	g_assert_cmpstr(config->policy.expose_headers[2], ==, "user-to-user");
+	g_assert_cmpuint(config->policy.session_expires_s, ==, 600);
+	g_assert_cmpuint(config->policy.min_session_expires_s, ==, 4);
+	g_assert_cmpuint(g_strv_length(none->policy.expose_headers), ==, 0);
+	expect_error(f, "[policy]\nexpose-headers=X-Genesys-*, X Bad\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [policy] expose-headers: \"X Bad\" is not a header name pattern (letters, "
+		     "digits, -.!%_+`'~ and the wildcards * ?)");
+	expect_error(f, "[policy]\nmin-session-expires=0\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [policy] min-session-expires: must be at least 1 (got \"0\")");
 }
 
 static void test_keyfile_every_key(Fixture *f, gconstpointer data)
@@ -1969,6 +2002,9 @@ static void test_example_documents_every_key(Fixture *f, gconstpointer data)
 	    "honor-answer-after=",
 	    "dtmf-method=",
 	    "invite-failover-timeout=",
+	    "expose-headers=",
+	    "session-expires=",
+	    "min-session-expires=",
 	    "capture=",
 	    "playback=",
 	    "protocol=",
@@ -2036,6 +2072,7 @@ int main(int argc, char **argv)
 	TEST("/config/keyfile/minimal", test_keyfile_minimal);
 	TEST("/config/keyfile/empty", test_keyfile_empty);
 	TEST("/config/keyfile/every-key", test_keyfile_every_key);
+	TEST("/config/keyfile/sipserver-policy", test_keyfile_sipserver_policy);
 	TEST("/config/keyfile/policy-defaults", test_keyfile_policy_defaults);
 	TEST("/config/keyfile/syntax", test_keyfile_syntax);
 	TEST("/config/keyfile/times", test_keyfile_times);

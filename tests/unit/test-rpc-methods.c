@@ -172,6 +172,12 @@ static gboolean fake_transfer(gpointer phone, const char *id, const char *destin
 	return fake_session_text(phone, "transfer", id, destination, error);
 }
 
+static gboolean fake_transfer_attended(gpointer phone, const char *id, const char *to_id,
+				       GError **error)
+{
+	return fake_session_text(phone, "transfer-attended", id, to_id, error);
+}
+
 static json_object *fake_get_sessions(gpointer phone)
 {
 	fake_record(phone, "get_sessions");
@@ -227,6 +233,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 	    .retrieve = fake_retrieve,
 	    .send_dtmf = fake_send_dtmf,
 	    .transfer = fake_transfer,
+	    .transfer_attended = fake_transfer_attended,
 	    .get_sessions = fake_get_sessions,
 	    .mute = fake_mute,
 	    .set_audio_devices = fake_set_audio_devices,
@@ -746,6 +753,12 @@ static void test_transfer(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(f->phone.text, ==, "5003");
 	INVALID(f, "Transfer", "{\"sessionId\":\"7\"}", "destination");
 	INVALID(f, "Transfer", "{\"destination\":\"5003\"}", "sessionId");
+	call_true(f, "Transfer", "{\"sessionId\":\"7\",\"toSessionId\":\"8\"}");
+	g_assert_cmpstr(f->phone.method, ==, "transfer-attended");
+	g_assert_cmpstr(f->phone.text, ==, "8");
+	INVALID(f, "Transfer",
+		"{\"sessionId\":\"7\",\"destination\":\"5003\",\"toSessionId\":\"8\"}",
+		"toSessionId");
 }
 
 static void test_audio(Fixture *f, gconstpointer data)
