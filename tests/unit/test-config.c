@@ -1341,8 +1341,8 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	g_assert_null(find_mapping(config, "proxies/proxy0/mailbox/password")->value);
 	g_assert_cmpint(find_mapping(config, "policy/endpoint/public_address")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
-	g_assert_cmpint(find_mapping(config, "system/security/use_srtp")->kind, ==,
-			SP_CONFIG_IGNORED);
+	assert_mapped(config, "system/security/use_srtp", "[policy] srtp", "off");
+	g_assert_cmpint(config->connection_defaults->srtp, ==, SP_SRTP_MODE_OFF);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
