@@ -181,8 +181,7 @@ SpSrtpResult sp_srtp_unprotect(SpSrtp *s, guint8 *buf, gsize *len, gboolean rtcp
 
 	if (*len < (rtcp ? 8u + 4u + 10u : 12u + 4u) || *len > G_MAXINT / 2)
 		return SP_SRTP_BAD;
-	err = rtcp ? srtp_unprotect_rtcp(s->session, buf, &n)
-		   : srtp_unprotect(s->session, buf, &n);
+	err = rtcp ? srtp_unprotect_rtcp(s->session, buf, &n) : srtp_unprotect(s->session, buf, &n);
 	switch (err) {
 	case srtp_err_status_ok:
 		*len = (gsize)n;
