@@ -1115,10 +1115,10 @@ static gboolean map_item(Map *m, const Item *it, GError **error)
 		static const struct {
 			const char *sdk, *mode;
 		} words[] = {
-		    {"disabled", "off"},	 {"off", "off"},	     {"0", "off"},
-		    {"false", "off"},		 {"optional", "optional"},   {"prefer", "optional"},
-		    {"mandatory", "mandatory"}, {"enabled", "mandatory"},   {"force", "mandatory"},
-		    {"1", "mandatory"},	 {"true", "mandatory"},
+		    {"disabled", "off"},	{"off", "off"},		  {"0", "off"},
+		    {"false", "off"},		{"optional", "optional"}, {"prefer", "optional"},
+		    {"mandatory", "mandatory"}, {"enabled", "mandatory"}, {"force", "mandatory"},
+		    {"1", "mandatory"},		{"true", "mandatory"},
 		};
 		g_autofree char *v = g_strstrip(g_strdup(it->value ? it->value : ""));
 
@@ -1131,8 +1131,8 @@ static gboolean map_item(Map *m, const Item *it, GError **error)
 		}
 		record(m, it, SP_CONFIG_UNSUPPORTED, NULL, NULL,
 		       "not disabled, optional or mandatory: the default is kept");
-		warn_at(m->x, it->line, it->col, "%s: \"%s\" is not disabled, optional or mandatory",
-			it->path, v);
+		warn_at(m->x, it->line, it->col,
+			"%s: \"%s\" is not disabled, optional or mandatory", it->path, v);
 		return TRUE;
 	}
 	case RULE_CODEC_LIST:

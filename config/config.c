@@ -859,9 +859,9 @@ gboolean sp_connection_config_load_credential(SpConnectionConfig *c, GError **er
 
 /* Connection keys that [policy] sets for every connection. */
 static const char *const policy_connection_keys[] = {
-    "keepalive-interval", "probe-timeout", "probe-failures",	    "down-probe-interval",
-    "retry-min",	  "retry-max",	   "reregister-in-seconds", "reg-timeout",
-    "srtp",
+    "keepalive-interval",    "probe-timeout", "probe-failures",
+    "down-probe-interval",   "retry-min",     "retry-max",
+    "reregister-in-seconds", "reg-timeout",   "srtp",
 };
 
 static const char *const daemon_keys[] = {

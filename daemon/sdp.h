@@ -38,9 +38,9 @@ char *sp_sdp_build_secure(const char *address, guint port, const char *direction
 
 /* What an offer's first audio m-line asks of SRTP. */
 typedef struct {
-	gboolean savp;	     /* its profile is RTP/SAVP */
-	gboolean usable;     /* it has an a=crypto we can use: */
-	guint tag;	     /* the first such, in the offerer's order */
+	gboolean savp;	 /* its profile is RTP/SAVP */
+	gboolean usable; /* it has an a=crypto we can use: */
+	guint tag;	 /* the first such, in the offerer's order */
 	SpSrtpSuite suite;
 } SpSdpSrtpOffer;
 

@@ -103,9 +103,9 @@ struct _SpSession {
 	 * the far end's re-INVITEs included, keep our current key. A new key from the far end
 	 * gives a new inbound context; the same key keeps it (and its replay window).
 	 */
-	SpSrtpMode srtp_mode;	/* of the connection the call runs on, resolved */
-	gboolean savp;		/* our m-line says RTP/SAVP */
-	SpSdpCrypto crypto[2];	/* our a=crypto lines */
+	SpSrtpMode srtp_mode;  /* of the connection the call runs on, resolved */
+	gboolean savp;	       /* our m-line says RTP/SAVP */
+	SpSdpCrypto crypto[2]; /* our a=crypto lines */
 	guint n_crypto;
 	gboolean srtp_answered; /* crypto[] answers the far end's offer (an inbound call) */
 
@@ -331,7 +331,7 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 		g_warning("session %s: the SDP settled on no SRTP key although %s; hanging up",
 			  s->id,
 			  s->srtp_mode == SP_SRTP_MODE_MANDATORY ? "srtp is mandatory"
-								  : "RTP/SAVP was said");
+								 : "RTP/SAVP was said");
 		sp_sdp_media_clear(&media);
 		if (!s->ending && !sp_session_hangup(s, &error))
 			g_info("%s", error->message);
@@ -385,8 +385,7 @@ static json_object *media_stats_to_json(const SpMediaStats *st)
 	json_object_object_add(o, "packetsLate", json_object_new_int64((gint64)st->packets_late));
 	json_object_object_add(o, "packetsDiscarded",
 			       json_object_new_int64((gint64)st->packets_discarded));
-	json_object_object_add(o, "srtp",
-			       st->srtp[0] ? json_object_new_string(st->srtp) : NULL);
+	json_object_object_add(o, "srtp", st->srtp[0] ? json_object_new_string(st->srtp) : NULL);
 	json_object_object_add(o, "srtpAuthFailures",
 			       json_object_new_int64((gint64)st->srtp_auth_failures));
 	json_object_object_add(o, "srtpReplays", json_object_new_int64((gint64)st->srtp_replays));
