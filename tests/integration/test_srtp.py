@@ -413,3 +413,23 @@ def test_tls_connections_use_srtp_by_default(env, site_factory):
     assert_hears(b.recording(), HZ_A, [HZ_B], end=b.since(call.sid_b, t_end), who="B")
     for p in (a, b):
         assert "inline:[key hidden]" in p.daemon.log()
+
+
+# -- 5. an answer without a key to a mandatory offer ----------------------------------------------
+
+
+def test_mandatory_hangs_up_on_a_plain_answer(env):
+    """A far end that answers our RTP/SAVP offer with plain RTP/AVP: no audio is sent in the
+    clear; the call is ended at once."""
+    a = env.phone(HZ_A, {"codecs": "PCMU"}, {"srtp": "mandatory"})
+    far = env.farend("uas-audio", keys={"rtp_ip": "127.0.0.20", "rtp_port": 40000, "pt": 0})
+    sid = a.call("Dial", {"connectionId": 0, "destination": "9001"})["sessionId"]
+    ev = a.wait_session("Disconnected", sid)
+    assert ev.get("audio") is None, ev
+    invite = far.received("INVITE")[0]
+    assert "RTP/SAVP" in invite and "a=crypto:1 " in invite, invite
+    deadline = time.monotonic() + WAIT
+    while not far.received("BYE"):
+        assert time.monotonic() < deadline, far.output()
+        time.sleep(0.05)
+    assert "hanging up" in a.daemon.log()
