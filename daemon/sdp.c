@@ -172,9 +172,20 @@ gboolean sp_sdp_offer_usable(const char *body, gsize len, const char *const *cod
  * (40 characters of base64), no MKI (one key per direction), no session parameters such as
  * UNENCRYPTED_SRTP or KDR. Anything else is skipped, as RFC 4568 §7.1.1 lets an answerer do.
  */
+/* The fields of an a=crypto value hold a key: wiped before they are freed. */
+static void crypto_fields_free(char **parts)
+{
+	for (guint i = 0; parts != NULL && parts[i] != NULL; i++)
+		explicit_bzero(parts[i], strlen(parts[i]));
+	g_strfreev(parts);
+}
+
+typedef char **SpCryptoFields;
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(SpCryptoFields, crypto_fields_free, NULL)
+
 static gboolean crypto_parse(const char *value, SpSdpCrypto *out)
 {
-	g_auto(GStrv) parts = NULL;
+	g_auto(SpCryptoFields) parts = NULL;
 	const char *key, *end;
 	guint64 tag;
 	char *tag_end;
@@ -219,7 +230,6 @@ static gboolean crypto_parse(const char *value, SpSdpCrypto *out)
 		explicit_bzero(out, sizeof(*out));
 		return FALSE;
 	}
-	explicit_bzero(parts[2], strlen(parts[2]));
 	return TRUE;
 }
 

@@ -228,6 +228,16 @@ static void test_sdp_crypto(void)
 		g_assert_cmpint(o.suite, ==, SP_SRTP_AES_CM_128_HMAC_SHA1_32);
 	}
 	{
+		/* Fields apart by more than one space are still three fields. */
+		g_autofree char *t = g_strdup_printf(
+		    "a=crypto:8  AES_CM_128_HMAC_SHA1_80 \tinline:%s\r\n", key_theirs);
+		g_autofree char *sdp = OFFER(t);
+
+		g_assert_true(sp_sdp_offer_srtp(sdp, strlen(sdp), &o));
+		g_assert_true(o.usable);
+		g_assert_cmpuint(o.tag, ==, 8);
+	}
+	{
 		g_autofree char *sdp = OFFER("a=sendrecv\r\n");
 
 		g_assert_true(sp_sdp_offer_srtp(sdp, strlen(sdp), &o));
