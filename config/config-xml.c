@@ -568,6 +568,7 @@ typedef enum {
 	RULE_DEVICE,	   /* audio_in_device, audio_out_device: `key` of [audio] */
 	RULE_LOG_LEVEL,	   /* 0..4 */
 	RULE_TLS,	   /* tls_enabled */
+	RULE_SRTP,	   /* use_srtp: [policy] srtp */
 	RULE_CODEC_LIST,   /* codecs/enabled/audio: names in order */
 	RULE_CODEC_RANK,   /* policy/codecs/NAME = priority, codecs/NAME/priority */
 	RULE_CODEC_ENABLED, /* codecs/NAME/enabled */
@@ -681,7 +682,7 @@ static const Rule rules[] = {
 	{"system/diagnostics/**", RULE_IGNORED, 0, NULL, OWN_LOG},
 	/* [Configuring], system/security: TLS at all, and SRTP. */
 	{"system/security/tls_enabled", RULE_TLS},
-	{"system/security/use_srtp", RULE_UNSUPPORTED, 0, NULL, "SRTP"},
+	{"system/security/use_srtp", RULE_SRTP, SP_CONFIG_GROUP_POLICY, "srtp"},
 	{"system/security/*", RULE_UNSUPPORTED, 0, NULL,
 	 "TLS settings of the SDK (use the key file's ca-file and tls-verify)"},
 };
@@ -1106,6 +1107,34 @@ static gboolean map_item(Map *m, const Item *it, GError **error)
 				"%s is off, but a <Connectivity> has protocol TLS: it uses TLS",
 				it->path);
 		return TRUE;
+	case RULE_SRTP: {
+		/*
+		 * The SDK's words for SRTP: disabled, optional (offered, plain RTP accepted) and
+		 * mandatory (enabled and force taken as mandatory too); 0/1 as booleans.
+		 */
+		static const struct {
+			const char *sdk, *mode;
+		} words[] = {
+		    {"disabled", "off"},	{"off", "off"},		  {"0", "off"},
+		    {"false", "off"},		{"optional", "optional"}, {"prefer", "optional"},
+		    {"mandatory", "mandatory"}, {"enabled", "mandatory"}, {"force", "mandatory"},
+		    {"1", "mandatory"},		{"true", "mandatory"},
+		};
+		g_autofree char *v = g_strstrip(g_strdup(it->value ? it->value : ""));
+
+		for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
+			if (g_ascii_strcasecmp(v, words[i].sdk) == 0) {
+				map_to(m, it, GLOBAL, r->group, r->key, words[i].mode,
+				       "SRTP (SDES) for every connection");
+				return TRUE;
+			}
+		}
+		record(m, it, SP_CONFIG_UNSUPPORTED, NULL, NULL,
+		       "not disabled, optional or mandatory: the default is kept");
+		warn_at(m->x, it->line, it->col,
+			"%s: \"%s\" is not disabled, optional or mandatory", it->path, v);
+		return TRUE;
+	}
 	case RULE_CODEC_LIST:
 		m->codecs.list = it;
 		return TRUE;

@@ -452,6 +452,7 @@ typedef enum {
 	VALUE_BOOLEAN,
 	VALUE_COUNT,   /* a whole number in [min, max] */
 	VALUE_SECONDS, /* seconds, stored in ms, in [min, max] ms */
+	VALUE_SRTP,    /* off, optional, mandatory */
 } ValueType;
 
 typedef struct {
@@ -484,6 +485,7 @@ static const KeySpec connection_keys[] = {
 	{"retry-max", VALUE_SECONDS, FIELD(retry_max_ms), 100, DAY_MS},
 	{"retry-min", VALUE_SECONDS, FIELD(retry_min_ms), 100, DAY_MS},
 	{"server", VALUE_SERVER, FIELD(server)},
+	{"srtp", VALUE_SRTP, FIELD(srtp)},
 	{"tls-verify", VALUE_BOOLEAN, FIELD(tls_verify)},
 	{"user", VALUE_USER, FIELD(user)},
 };
@@ -499,6 +501,43 @@ static const KeySpec *find_key(const KeySpec *table, gsize n, const char *key)
 	if (key == NULL)
 		return NULL;
 	return bsearch(key, table, n, sizeof(*table), compare_key_spec);
+}
+
+const char *sp_srtp_mode_to_string(SpSrtpMode m)
+{
+	switch (m) {
+	case SP_SRTP_MODE_DEFAULT:
+		return "default";
+	case SP_SRTP_MODE_OFF:
+		return "off";
+	case SP_SRTP_MODE_OPTIONAL:
+		return "optional";
+	case SP_SRTP_MODE_MANDATORY:
+		return "mandatory";
+	}
+	return "default";
+}
+
+gboolean sp_srtp_mode_from_string(const char *s, SpSrtpMode *out)
+{
+	if (s == NULL)
+		return FALSE;
+	if (g_ascii_strcasecmp(s, "off") == 0)
+		*out = SP_SRTP_MODE_OFF;
+	else if (g_ascii_strcasecmp(s, "optional") == 0)
+		*out = SP_SRTP_MODE_OPTIONAL;
+	else if (g_ascii_strcasecmp(s, "mandatory") == 0)
+		*out = SP_SRTP_MODE_MANDATORY;
+	else
+		return FALSE;
+	return TRUE;
+}
+
+SpSrtpMode sp_connection_config_get_srtp(const SpConnectionConfig *c)
+{
+	if (c->srtp != SP_SRTP_MODE_DEFAULT)
+		return c->srtp;
+	return c->protocol == SP_TRANSPORT_TLS ? SP_SRTP_MODE_OPTIONAL : SP_SRTP_MODE_OFF;
 }
 
 gboolean sp_connection_config_has_key(const char *key)
@@ -690,6 +729,14 @@ static gboolean set_connection_value(SpConnectionConfig *c, const KeySpec *spec,
 	case VALUE_SECONDS:
 		return parse_seconds(v, spec->min, spec->max, G_STRUCT_MEMBER_P(c, spec->offset),
 				     error);
+	case VALUE_SRTP:
+		if (*v == '\0') {
+			c->srtp = SP_SRTP_MODE_DEFAULT;
+			return TRUE;
+		}
+		if (!sp_srtp_mode_from_string(v, &c->srtp))
+			return invalid(error, "must be off, optional or mandatory (got \"%s\")", q);
+		return TRUE;
 	}
 	g_return_val_if_reached(FALSE);
 }
@@ -813,8 +860,9 @@ gboolean sp_connection_config_load_credential(SpConnectionConfig *c, GError **er
 
 /* Connection keys that [policy] sets for every connection. */
 static const char *const policy_connection_keys[] = {
-    "keepalive-interval", "probe-timeout", "probe-failures",	    "down-probe-interval",
-    "retry-min",	  "retry-max",	   "reregister-in-seconds", "reg-timeout",
+    "keepalive-interval",    "probe-timeout", "probe-failures",
+    "down-probe-interval",   "retry-min",     "retry-max",
+    "reregister-in-seconds", "reg-timeout",   "srtp",
 };
 
 static const char *const daemon_keys[] = {

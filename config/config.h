@@ -33,6 +33,18 @@ typedef enum {
 const char *sp_dtmf_method_to_string(SpDtmfMethod m);
 gboolean sp_dtmf_method_from_string(const char *s, SpDtmfMethod *out);
 
+/* SRTP (SDES) per connection: SP_SRTP_MODE_DEFAULT is optional over TLS, off otherwise. */
+typedef enum {
+	SP_SRTP_MODE_DEFAULT,
+	SP_SRTP_MODE_OFF,	/* never offered; an RTP/SAVP-only offer gets 488 */
+	SP_SRTP_MODE_OPTIONAL,	/* RTP/AVP offered with a=crypto; either kind accepted */
+	SP_SRTP_MODE_MANDATORY, /* RTP/SAVP offered; an offer without usable crypto gets 488 */
+} SpSrtpMode;
+
+/* "off", "optional", "mandatory" (the default is shown as what it resolves to elsewhere). */
+const char *sp_srtp_mode_to_string(SpSrtpMode m);
+gboolean sp_srtp_mode_from_string(const char *s, SpSrtpMode *out);
+
 /* One SIP Server site. Times are in milliseconds. */
 typedef struct {
 	guint id;
@@ -56,7 +68,11 @@ typedef struct {
 	guint retry_min_ms;          /* default 1000 */
 	guint retry_max_ms;          /* default 30000 */
 	char *password_file; /* absolute path the password was read from, or NULL */
+	SpSrtpMode srtp;     /* default SP_SRTP_MODE_DEFAULT */
 } SpConnectionConfig;
+
+/* c's srtp with the default resolved: optional on a tls connection, off otherwise. */
+SpSrtpMode sp_connection_config_get_srtp(const SpConnectionConfig *c);
 
 typedef struct {
 	char *socket_path;   /* NULL: the default of SPEC §4 */

@@ -2101,6 +2101,9 @@ json_object *sp_connection_to_json(SpConnection *c)
 			       json_object_new_int64(cfg->down_probe_interval_ms));
 	json_object_object_add(o, "retryMinMs", json_object_new_int64(cfg->retry_min_ms));
 	json_object_object_add(o, "retryMaxMs", json_object_new_int64(cfg->retry_max_ms));
+	json_object_object_add(
+	    o, "srtp",
+	    json_object_new_string(sp_srtp_mode_to_string(sp_connection_config_get_srtp(cfg))));
 	if (cfg->protocol == SP_TRANSPORT_TLS) {
 		json_object_object_add(o, "caFile", json_string_or_null(cfg->ca_file));
 		json_object_object_add(o, "tlsVerify", json_object_new_boolean(cfg->tls_verify));

@@ -5,6 +5,7 @@
 #include "daemon/connection.h"
 #include "daemon/phone-private.h"
 #include "daemon/phone.h"
+#include "daemon/sdp.h"
 #include "daemon/session.h"
 #include "daemon/sofia.h"
 #include "protocol/errors.h"
@@ -59,11 +60,18 @@ static void sofia_logger(void *stream, char const *fmt, va_list ap)
 	}
 	g_string_append_vprintf(line, fmt, ap);
 	while ((nl = memchr(line->str, '\n', line->len)) != NULL) {
-		g_debug("sofia: %.*s", (int)(nl - line->str), line->str);
+		g_autofree char *one = g_strndup(line->str, (gsize)(nl - line->str));
+		/* sofia's message dumps (TPORT_LOG) carry SDP: never an SRTP key in a log. */
+		g_autofree char *shown = sp_sdp_redact(one);
+
+		g_debug("sofia: %s", shown);
+		explicit_bzero(line->str, (gsize)(nl - line->str));
 		g_string_erase(line, 0, nl - line->str + 1);
 	}
 	if (line->len > 8192) {
-		g_debug("sofia: %s", line->str);
+		g_autofree char *shown = sp_sdp_redact(line->str);
+
+		g_debug("sofia: %s", shown);
 		g_string_truncate(line, 0);
 	}
 }

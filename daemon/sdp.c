@@ -63,6 +63,13 @@ static gboolean in_list(const char *const *list, const char *name)
 char *sp_sdp_build(const char *address, guint port, const char *direction,
 		   const char *const *codecs, guint ptime_ms)
 {
+	return sp_sdp_build_secure(address, port, direction, codecs, ptime_ms, FALSE, NULL, 0);
+}
+
+char *sp_sdp_build_secure(const char *address, guint port, const char *direction,
+			  const char *const *codecs, guint ptime_ms, gboolean savp,
+			  const SpSdpCrypto *crypto, guint n_crypto)
+{
 	GString *sdp = g_string_new("v=0\r\n");
 	GString *attrs = g_string_new(NULL);
 	const char *family = address != NULL && strchr(address, ':') != NULL ? "IP6" : "IP4";
@@ -76,7 +83,7 @@ char *sp_sdp_build(const char *address, guint port, const char *direction,
 	if (address != NULL)
 		g_string_append_printf(sdp, "c=IN %s %s\r\n", family, address);
 	g_string_append(sdp, "t=0 0\r\n");
-	g_string_append_printf(sdp, "m=audio %u RTP/AVP", port);
+	g_string_append_printf(sdp, "m=audio %u %s", port, savp ? "RTP/SAVP" : "RTP/AVP");
 	for (gsize i = 0; codecs[i] != NULL; i++) {
 		const SdpCodec *c = sdp_codec_by_name(codecs[i]);
 
@@ -108,8 +115,24 @@ char *sp_sdp_build(const char *address, guint port, const char *direction,
 	g_string_free(attrs, TRUE);
 	g_string_append_printf(sdp, "a=ptime:%u\r\n", ptime_ms > 0 ? ptime_ms : 20);
 	g_string_append(sdp, "a=rtcp-mux\r\n");
+	for (guint i = 0; i < n_crypto; i++) {
+		char *key = sp_srtp_key_to_base64(crypto[i].key);
+
+		g_string_append_printf(sdp, "a=crypto:%u %s inline:%s\r\n", crypto[i].tag,
+				       sp_srtp_suite_to_string(crypto[i].suite), key);
+		sp_srtp_text_free(key);
+	}
 	g_string_append_printf(sdp, "a=%s\r\n", direction ? direction : "sendrecv");
-	return g_string_free(sdp, FALSE);
+	if (n_crypto == 0)
+		return g_string_free(sdp, FALSE);
+	{
+		/* The GString grew by reallocation: copy out, then wipe what it holds. */
+		char *text = g_strndup(sdp->str, sdp->len);
+
+		explicit_bzero(sdp->str, sdp->allocated_len);
+		g_string_free(sdp, TRUE);
+		return text;
+	}
 }
 
 static gboolean media_has_codec(const sdp_media_t *m, const char *const *codecs)
@@ -146,6 +169,173 @@ gboolean sp_sdp_offer_usable(const char *body, gsize len, const char *const *cod
 	sdp_parser_free(parser);
 	su_home_unref(home);
 	return usable;
+}
+
+/* --- SRTP (RFC 4568 SDES) ---------------------------------------------------------------- */
+
+/*
+ * One a=crypto value: "<tag> <suite> inline:<key>[|<lifetime>][|<mki>:<len>][;inline:...]
+ * [<session params>]". We take lines we can honour in full: a suite we know, the first key
+ * (40 characters of base64), no MKI (one key per direction), no session parameters such as
+ * UNENCRYPTED_SRTP or KDR. Anything else is skipped, as RFC 4568 §7.1.1 lets an answerer do.
+ */
+/* The fields of an a=crypto value hold a key: wiped before they are freed. */
+static void crypto_fields_free(char **parts)
+{
+	for (guint i = 0; parts != NULL && parts[i] != NULL; i++)
+		explicit_bzero(parts[i], strlen(parts[i]));
+	g_strfreev(parts);
+}
+
+typedef char **SpCryptoFields;
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(SpCryptoFields, crypto_fields_free, NULL)
+
+static gboolean crypto_parse(const char *value, SpSdpCrypto *out)
+{
+	g_auto(SpCryptoFields) parts = NULL;
+	const char *key, *end;
+	guint64 tag;
+	char *tag_end;
+
+	memset(out, 0, sizeof(*out));
+	if (value == NULL)
+		return FALSE;
+	parts = g_strsplit_set(value, " \t", -1);
+	{
+		/* Drop empty fields (several spaces). */
+		guint n = 0;
+
+		for (guint i = 0; parts[i] != NULL; i++) {
+			if (parts[i][0] != '\0')
+				parts[n++] = parts[i];
+			else
+				g_free(parts[i]);
+		}
+		parts[n] = NULL;
+		if (n != 3)
+			return FALSE;
+	}
+	tag = g_ascii_strtoull(parts[0], &tag_end, 10);
+	if (*tag_end != '\0' || tag_end == parts[0] || tag > 999999999)
+		return FALSE;
+	if (!sp_srtp_suite_from_string(parts[1], &out->suite))
+		return FALSE;
+	if (!g_str_has_prefix(parts[2], "inline:"))
+		return FALSE;
+	key = parts[2] + strlen("inline:");
+	end = key + strcspn(key, "|;");
+	if (*end == '|') {
+		/* A lifetime may follow; an MKI ("n:len") may not. */
+		const char *lifetime = end + 1;
+		gsize n = strcspn(lifetime, "|;");
+
+		if (lifetime[n] == '|' || memchr(lifetime, ':', n) != NULL)
+			return FALSE;
+	}
+	out->tag = (guint)tag;
+	if (!sp_srtp_key_from_base64(key, (gsize)(end - key), out->key)) {
+		explicit_bzero(out, sizeof(*out));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The n-th usable a=crypto of a media (in its order), or FALSE. */
+static gboolean media_crypto(const sdp_media_t *m, guint n, SpSdpCrypto *out)
+{
+	for (const sdp_attribute_t *a = m->m_attributes; a != NULL; a = a->a_next) {
+		if (a->a_name == NULL || g_ascii_strcasecmp(a->a_name, "crypto") != 0)
+			continue;
+		if (crypto_parse(a->a_value, out) && n-- == 0)
+			return TRUE;
+	}
+	explicit_bzero(out, sizeof(*out));
+	return FALSE;
+}
+
+static gboolean media_is_savp(const sdp_media_t *m)
+{
+	return m->m_proto == sdp_proto_srtp ||
+	       (m->m_proto_name != NULL && g_ascii_strcasecmp(m->m_proto_name, "RTP/SAVP") == 0);
+}
+
+gboolean sp_sdp_offer_srtp(const char *body, gsize len, SpSdpSrtpOffer *out)
+{
+	su_home_t *home;
+	sdp_parser_t *parser;
+	const sdp_media_t *m = NULL;
+	SpSdpCrypto c;
+
+	memset(out, 0, sizeof(*out));
+	if (body == NULL || len == 0 || len > G_MAXINT)
+		return FALSE;
+	home = su_home_new(sizeof(su_home_t));
+	if (home == NULL)
+		return FALSE;
+	parser = sdp_parse(home, body, (issize_t)len, sdp_f_config);
+	for (m = sdp_session(parser) ? sdp_session(parser)->sdp_media : NULL; m != NULL;
+	     m = m->m_next) {
+		if (m->m_type == sdp_media_audio && m->m_port != 0 && !m->m_rejected)
+			break;
+	}
+	if (m != NULL) {
+		out->savp = media_is_savp(m);
+		if (media_crypto(m, 0, &c)) {
+			out->usable = TRUE;
+			out->tag = c.tag;
+			out->suite = c.suite;
+			explicit_bzero(&c, sizeof(c));
+		}
+	}
+	sdp_parser_free(parser);
+	su_home_unref(home);
+	return m != NULL;
+}
+
+char *sp_sdp_redact(const char *sdp)
+{
+	GString *out;
+	const char *p;
+
+	if (sdp == NULL)
+		return NULL;
+	out = g_string_sized_new(strlen(sdp));
+	for (p = sdp; *p != '\0';) {
+		const char *hit = strstr(p, "inline:");
+
+		if (hit == NULL) {
+			g_string_append(out, p);
+			break;
+		}
+		hit += strlen("inline:");
+		g_string_append_len(out, p, hit - p);
+		g_string_append(out, "[key hidden]");
+		p = hit + strcspn(hit, "|; \t\r\n");
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Our a=crypto that answers (or was answered by) the far end's, and both keys. */
+static void negotiate_srtp(const sdp_media_t *lm, const sdp_media_t *rm, SpSdpMedia *out)
+{
+	SpSdpCrypto r, l;
+
+	out->remote_savp = media_is_savp(rm);
+	for (guint i = 0; media_crypto(rm, i, &r); i++) {
+		for (guint j = 0; media_crypto(lm, j, &l); j++) {
+			if (l.tag == r.tag && l.suite == r.suite) {
+				out->srtp_suite = r.suite;
+				out->srtp_tag = r.tag;
+				memcpy(out->srtp_local_key, l.key, SP_SRTP_KEY_LEN);
+				memcpy(out->srtp_remote_key, r.key, SP_SRTP_KEY_LEN);
+				explicit_bzero(&l, sizeof(l));
+				explicit_bzero(&r, sizeof(r));
+				return;
+			}
+		}
+	}
+	explicit_bzero(&l, sizeof(l));
+	explicit_bzero(&r, sizeof(r));
 }
 
 /* --- what was negotiated -------------------------------------------------------------------- */
@@ -252,6 +442,7 @@ gboolean sp_sdp_media_negotiated(const sdp_session_t *local, const sdp_session_t
 			 : send	      ? SP_MEDIA_SENDONLY
 			 : recv	      ? SP_MEDIA_RECVONLY
 				      : SP_MEDIA_INACTIVE;
+	negotiate_srtp(lm, rm, out);
 	return TRUE;
 }
 
@@ -281,6 +472,9 @@ void sp_sdp_media_clear(SpSdpMedia *m)
 {
 	g_clear_pointer(&m->remote_address, g_free);
 	g_clear_pointer(&m->codec, g_free);
+	explicit_bzero(m->srtp_local_key, sizeof(m->srtp_local_key));
+	explicit_bzero(m->srtp_remote_key, sizeof(m->srtp_remote_key));
+	m->srtp_suite = SP_SRTP_NONE;
 }
 
 void sp_sdp_media_to_desc(const SpSdpMedia *m, gboolean local_hold, SpMediaDesc *desc)
@@ -297,4 +491,7 @@ void sp_sdp_media_to_desc(const SpSdpMedia *m, gboolean local_hold, SpMediaDesc 
 	desc->telephone_event_pt = m->telephone_event_pt;
 	desc->direction = m->direction;
 	desc->local_hold = local_hold;
+	desc->srtp_suite = m->srtp_suite;
+	memcpy(desc->srtp_local_key, m->srtp_local_key, SP_SRTP_KEY_LEN);
+	memcpy(desc->srtp_remote_key, m->srtp_remote_key, SP_SRTP_KEY_LEN);
 }

@@ -96,6 +96,19 @@ struct _SpSession {
 	SpMediaStream *stream;
 	json_object *audio; /* the statistics at the end, for the Disconnected event */
 
+	/*
+	 * SRTP (SDES). Our keys are in the user SDP we give soa, and soa's local SDP carries them
+	 * back: the media takes both keys from the SDPs soa reports. Rule: a fresh key for every
+	 * offer we send (the first INVITE, each hold/retrieve re-INVITE); our answers, soa's to
+	 * the far end's re-INVITEs included, keep our current key. A new key from the far end
+	 * gives a new inbound context; the same key keeps it (and its replay window).
+	 */
+	SpSrtpMode srtp_mode;  /* of the connection the call runs on, resolved */
+	gboolean savp;	       /* our m-line says RTP/SAVP */
+	SpSdpCrypto crypto[2]; /* our a=crypto lines */
+	guint n_crypto;
+	gboolean srtp_answered; /* crypto[] answers the far end's offer (an inbound call) */
+
 	gboolean remote_holding;  /* the far end's last SDP does not receive audio */
 	gboolean local_held;	  /* our hold re-INVITE was answered (and no retrieve since) */
 	const char *hold_by_sent; /* the holdBy of the last event */
@@ -180,8 +193,85 @@ static char *session_build_sdp(SpSession *s, const char *direction)
 {
 	const SpConfig *config = sp_phone_get_config(s->phone);
 
-	return sp_sdp_build(s->local_address, sp_rtp_port_get_port(s->rtp), direction,
-			    sp_calls_get_codecs(s->calls), config ? config->audio.ptime_ms : 0);
+	return sp_sdp_build_secure(s->local_address, sp_rtp_port_get_port(s->rtp), direction,
+				   sp_calls_get_codecs(s->calls),
+				   config ? config->audio.ptime_ms : 0, s->savp, s->crypto,
+				   s->n_crypto);
+}
+
+/* Fresh keys for every a=crypto line we offer (see the rule at SpSession). */
+static gboolean session_renew_keys(SpSession *s)
+{
+	for (guint i = 0; i < s->n_crypto; i++) {
+		g_autoptr(GError) error = NULL;
+
+		if (!sp_srtp_random_key(s->crypto[i].key, &error)) {
+			g_warning("session %s: %s", s->id, error->message);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/*
+ * What we offer: mandatory says RTP/SAVP, optional RTP/AVP with a=crypto (the usual form for
+ * "best effort"), both with both suites; off offers plain RTP.
+ */
+static gboolean session_offer_srtp(SpSession *s)
+{
+	explicit_bzero(s->crypto, sizeof(s->crypto));
+	s->srtp_answered = FALSE;
+	s->savp = s->srtp_mode == SP_SRTP_MODE_MANDATORY;
+	s->n_crypto = 0;
+	if (s->srtp_mode == SP_SRTP_MODE_OFF)
+		return TRUE;
+	s->crypto[0].tag = 1;
+	s->crypto[0].suite = SP_SRTP_AES_CM_128_HMAC_SHA1_80;
+	s->crypto[1].tag = 2;
+	s->crypto[1].suite = SP_SRTP_AES_CM_128_HMAC_SHA1_32;
+	s->n_crypto = 2;
+	return session_renew_keys(s);
+}
+
+/*
+ * What we answer to an offer, or a reason to refuse it (488): off never answers RTP/SAVP;
+ * optional takes either; mandatory needs a usable a=crypto. The answer keeps the offer's
+ * profile (soa rejects an m-line whose profile differs from ours) and answers the offer's
+ * first usable a=crypto with the same tag and suite and a key of ours.
+ */
+static gboolean session_answer_srtp(SpSession *s, const char *body, gsize len, const char **why)
+{
+	SpSdpSrtpOffer offer;
+
+	explicit_bzero(s->crypto, sizeof(s->crypto));
+	s->n_crypto = 0;
+	s->savp = FALSE;
+	s->srtp_answered = TRUE;
+	if (!sp_sdp_offer_srtp(body, len, &offer))
+		return TRUE; /* the codec check says what is wrong with it */
+	if (s->srtp_mode == SP_SRTP_MODE_OFF) {
+		if (offer.savp) {
+			*why = "an RTP/SAVP offer, and srtp is off";
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (!offer.usable) {
+		if (offer.savp || s->srtp_mode == SP_SRTP_MODE_MANDATORY) {
+			*why = "no usable a=crypto in the offer";
+			return FALSE;
+		}
+		return TRUE;
+	}
+	s->savp = offer.savp;
+	s->crypto[0].tag = offer.tag;
+	s->crypto[0].suite = offer.suite;
+	s->n_crypto = 1;
+	if (!session_renew_keys(s)) {
+		*why = "no key";
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* We hold the call, or are about to: the microphone must not reach the far end. */
@@ -223,6 +313,7 @@ static void session_update_media(SpSession *s)
 	if (s->remote_holding && desc.direction == SP_MEDIA_SENDRECV)
 		desc.direction = SP_MEDIA_RECVONLY;
 	sp_media_stream_update(s->stream, &desc);
+	explicit_bzero(&desc, sizeof(desc));
 }
 
 /* soa reported SDP (tags of nua_i_state): when both sides are known and answered, apply it. */
@@ -231,16 +322,21 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 	const SpConfig *config = sp_phone_get_config(s->phone);
 	SpSdpMedia media;
 
+	g_autofree char *local_shown = sp_sdp_redact(local);
+	g_autofree char *remote_shown = sp_sdp_redact(remote);
+
 	if (local != NULL && g_strcmp0(local, s->local_sdp) != 0) {
-		g_free(s->local_sdp);
+		sp_srtp_text_free(s->local_sdp);
 		s->local_sdp = g_strdup(local);
 	}
 	if (remote != NULL && g_strcmp0(remote, s->remote_sdp) != 0) {
-		g_free(s->remote_sdp);
+		sp_srtp_text_free(s->remote_sdp);
 		s->remote_sdp = g_strdup(remote);
 	}
-	g_debug("session %s: SDP%s%s%s%s", s->id, local ? "\n--- ours:\n" : "", local ? local : "",
-		remote ? "\n--- theirs:\n" : "", remote ? remote : "");
+	/* Never a key in a log line: the inline: values are hidden. */
+	g_debug("session %s: SDP%s%s%s%s", s->id, local ? "\n--- ours:\n" : "",
+		local ? local_shown : "", remote ? "\n--- theirs:\n" : "",
+		remote ? remote_shown : "");
 	if (s->local_sdp == NULL || s->remote_sdp == NULL || (!answered && s->stream == NULL) ||
 	    s->status == SP_SESSION_DISCONNECTED || s->rtp == NULL)
 		return;
@@ -249,11 +345,27 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 		g_info("session %s: no common audio codec in the SDP; no media", s->id);
 		return;
 	}
-	g_info("session %s: media %s/%u pt %u ptime %u, %s to %s:%u%s%s", s->id, media.codec,
+	if (media.srtp_suite == SP_SRTP_NONE &&
+	    (s->srtp_mode == SP_SRTP_MODE_MANDATORY || media.remote_savp || s->savp)) {
+		g_autoptr(GError) error = NULL;
+
+		/* Plain RTP is not what either side asked for: no media, and no call. */
+		g_warning("session %s: the SDP settled on no SRTP key although %s; hanging up",
+			  s->id,
+			  s->srtp_mode == SP_SRTP_MODE_MANDATORY ? "srtp is mandatory"
+								 : "RTP/SAVP was said");
+		sp_sdp_media_clear(&media);
+		if (!s->ending && !sp_session_hangup(s, &error))
+			g_info("%s", error->message);
+		return;
+	}
+	g_info("session %s: media %s/%u pt %u ptime %u, %s to %s:%u%s%s%s%s", s->id, media.codec,
 	       media.clock_rate, media.payload_type, media.ptime_ms,
 	       direction_name(media.direction), media.remote_address ? media.remote_address : "-",
 	       media.remote_rtp_port, media.rtcp_mux ? ", rtcp-mux" : "",
-	       media.telephone_event_pt >= 0 ? ", telephone-event" : "");
+	       media.telephone_event_pt >= 0 ? ", telephone-event" : "",
+	       media.srtp_suite != SP_SRTP_NONE ? ", SRTP " : "",
+	       media.srtp_suite != SP_SRTP_NONE ? sp_srtp_suite_to_string(media.srtp_suite) : "");
 	sp_sdp_media_clear(&s->media);
 	s->media = media;
 	if (s->stream == NULL) {
@@ -300,6 +412,10 @@ static json_object *media_stats_to_json(const SpMediaStats *st)
 	json_object_object_add(o, "packetsLate", json_object_new_int64((gint64)st->packets_late));
 	json_object_object_add(o, "packetsDiscarded",
 			       json_object_new_int64((gint64)st->packets_discarded));
+	json_object_object_add(o, "srtp", st->srtp[0] ? json_object_new_string(st->srtp) : NULL);
+	json_object_object_add(o, "srtpAuthFailures",
+			       json_object_new_int64((gint64)st->srtp_auth_failures));
+	json_object_object_add(o, "srtpReplays", json_object_new_int64((gint64)st->srtp_replays));
 	json_add_number(o, "jitterMs", st->jitter_ms);
 	json_add_number(o, "remoteJitterMs", st->remote_jitter_ms);
 	json_add_number(o, "remoteLossPercent", st->remote_loss_percent);
@@ -666,8 +782,9 @@ void sp_session_free(SpSession *s)
 		return;
 	sp_media_stream_free(s->stream);
 	sp_sdp_media_clear(&s->media);
-	g_free(s->local_sdp);
-	g_free(s->remote_sdp);
+	sp_srtp_text_free(s->local_sdp);
+	sp_srtp_text_free(s->remote_sdp);
+	explicit_bzero(s->crypto, sizeof(s->crypto));
 	if (s->audio != NULL)
 		json_object_put(s->audio);
 	clear_source(&s->failover_timer);
@@ -689,7 +806,7 @@ void sp_session_free(SpSession *s)
 		g_array_unref(s->tried);
 	g_free(s->last_phrase);
 	g_free(s->local_address);
-	g_free(s->sdp);
+	sp_srtp_text_free(s->sdp);
 	if (s->dtmf != NULL)
 		g_string_free(s->dtmf, TRUE);
 	g_free(s->call_uuid);
@@ -847,7 +964,13 @@ static gboolean session_prepare_media(SpSession *s, SpConnection *c, GError **er
 		g_free(s->local_address);
 		s->local_address = g_steal_pointer(&address);
 	}
-	g_free(s->sdp);
+	/* The connection's SRTP: an inbound offer was answered already (session_answer_srtp). */
+	s->srtp_mode = sp_connection_config_get_srtp(sp_connection_get_config(c));
+	if (!s->srtp_answered && !session_offer_srtp(s)) {
+		g_set_error(error, SP_ERROR, SP_ERROR_FAILED, "no random bytes for an SRTP key");
+		return FALSE;
+	}
+	sp_srtp_text_free(s->sdp);
 	s->sdp = session_build_sdp(s, "sendrecv");
 	return TRUE;
 }
@@ -1213,6 +1336,26 @@ SpSession *sp_session_new_inbound(SpCalls *calls, const char *id, SpConnection *
 	session_set_remote(s, sip->sip_from);
 	session_take_headers(s, sip);
 
+	/* An INVITE with SDP is an offer to answer; without, we offer in our 200 OK. */
+	s->srtp_mode = sp_connection_config_get_srtp(sp_connection_get_config(c));
+	if (sip->sip_payload != NULL && sip->sip_payload->pl_len > 0) {
+		const char *why = NULL;
+
+		if (!session_answer_srtp(s, sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+					 &why)) {
+			g_info("session %s: rejecting the call on connection %u (srtp %s): %s",
+			       s->id, sp_connection_get_id(c), sp_srtp_mode_to_string(s->srtp_mode),
+			       why);
+			nua_respond(nh, SIP_488_NOT_ACCEPTABLE,
+				    SIPTAG_WARNING_STR(
+					"399 softphoned \"Incompatible media security (SRTP)\""),
+				    TAG_END());
+			s->nh = NULL; /* the caller destroys the handle */
+			nua_handle_bind(nh, NULL);
+			sp_session_free(s);
+			return NULL;
+		}
+	}
 	if (!session_prepare_media(s, c, &error)) {
 		g_warning("session %s: %s; rejecting the call", s->id, error->message);
 		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
@@ -1306,9 +1449,25 @@ gboolean sp_session_hangup(SpSession *s, GError **error)
 	return wrong_state(s, "hang up", error);
 }
 
+/*
+ * A re-INVITE is an offer: fresh keys. When the call settled on a suite, only that line is
+ * offered again, with the profile the call has; otherwise what we offered or answered.
+ */
+static void session_reoffer_srtp(SpSession *s)
+{
+	if (s->media.srtp_suite != SP_SRTP_NONE) {
+		explicit_bzero(s->crypto, sizeof(s->crypto));
+		s->crypto[0].tag = s->media.srtp_tag;
+		s->crypto[0].suite = s->media.srtp_suite;
+		s->n_crypto = 1;
+	}
+	if (!session_renew_keys(s))
+		g_warning("session %s: the re-INVITE keeps the current keys", s->id);
+}
+
 static void send_reinvite(SpSession *s, SpSessionOp op)
 {
-	g_autofree char *sdp = NULL;
+	char *sdp = NULL;
 	const char *direction = "sendrecv";
 
 	/*
@@ -1318,6 +1477,7 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 	 */
 	if (op == SP_OP_HOLD)
 		direction = s->remote_holding ? "inactive" : "sendonly";
+	session_reoffer_srtp(s);
 	sdp = session_build_sdp(s, direction);
 	s->op = op;
 	s->retry = SP_OP_NONE;
@@ -1327,6 +1487,7 @@ static void send_reinvite(SpSession *s, SpSessionOp op)
 	g_debug("session %s: re-INVITE (%s, %s)", s->id, op == SP_OP_HOLD ? "hold" : "retrieve",
 		direction);
 	nua_invite(s->nh, SOATAG_USER_SDP_STR(sdp), SP_SESSION_SOA_TAGS, TAG_END());
+	sp_srtp_text_free(sdp);
 }
 
 gboolean sp_session_hold(SpSession *s, GError **error)

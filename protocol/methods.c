@@ -358,6 +358,7 @@ static const ParamSpec add_connection_params[] = {
     {"retryMax", PARAM_OPTION, FALSE, 0, "retry-max"},
     {"caFile", PARAM_OPTION, FALSE, SP_RPC_MAX_PATH, "ca-file"},
     {"tlsVerify", PARAM_OPTION, FALSE, 0, "tls-verify"},
+    {"srtp", PARAM_OPTION, FALSE, 0, "srtp"},
 };
 
 /*

@@ -161,6 +161,8 @@ def main():
     ap.add_argument("--fast", action="store_true",
                     help="1 s keepalive and down-probe intervals instead of the defaults")
     ap.add_argument("--no-build", action="store_true", help="skip bootstrap and build")
+    ap.add_argument("--srtp", choices=("off", "optional", "mandatory"), default=None,
+                    help="[policy] srtp of both phones: encrypted calls between them")
     args = ap.parse_args()
 
     become_root()
@@ -219,11 +221,13 @@ def main():
         home1 = make_audio_home(os.path.join(work, "phone1"), 1000, TONE_SECONDS)
         home2 = make_audio_home(os.path.join(work, "phone2"), 1500, TONE_SECONDS)
         fast = {"keepalive-interval": 1, "down-probe-interval": 1} if args.fast else {}
+        srtp = {"srtp": args.srtp} if args.srtp else {}
         config = sites.write_config(work, [sites.connection(s, "udp", user=args.user, **fast)
-                                           for s in site_list], audio=home1.audio())
+                                           for s in site_list], policy=srtp or None,
+                                    audio=home1.audio())
         config2 = sites.write_config(work, [sites.connection(s, "udp", user=PHONE2_DN)
                                             for s in site_list], name="phone2.conf",
-                                     policy={"auto-answer": True}, audio=home2.audio())
+                                     policy={"auto-answer": True, **srtp}, audio=home2.audio())
         say(f"config {config}")
         socket2 = os.path.join(work, "phone2", "control")
         with open(os.path.join(work, "phone2.log"), "ab") as log:

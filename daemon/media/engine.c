@@ -24,6 +24,7 @@
 #include "daemon/media/rtcp.h"
 #include "daemon/media/rtp-stats.h"
 #include "daemon/media/rtp.h"
+#include "daemon/media/srtp.h"
 #include "daemon/media/telephone-event.h"
 #include "daemon/media/tones.h"
 
@@ -235,6 +236,14 @@ struct _Stream {
 	guint fifo_fill;
 	guint64 concealed_samples;
 	guint64 dtmf_sent, dtmf_received;
+
+	/* SRTP: the contexts and the keys they were made with (wiped when done). */
+	SpSrtpSuite srtp_suite;
+	SpSrtp *srtp_tx;
+	SpSrtp *srtp_rx;
+	guint8 srtp_tx_key[SP_SRTP_KEY_LEN];
+	guint8 srtp_rx_key[SP_SRTP_KEY_LEN];
+	guint64 srtp_auth_failures, srtp_replays;
 
 	/* RTCP. */
 	gint64 next_rtcp_us;
@@ -552,6 +561,95 @@ static gboolean stream_set_codec(Stream *st, const SpMediaDesc *d)
 	       st->gen_up && st->det && st->det_down;
 }
 
+static void stream_clear_srtp(Stream *st)
+{
+	g_clear_pointer(&st->srtp_tx, sp_srtp_free);
+	g_clear_pointer(&st->srtp_rx, sp_srtp_free);
+	explicit_bzero(st->srtp_tx_key, sizeof(st->srtp_tx_key));
+	explicit_bzero(st->srtp_rx_key, sizeof(st->srtp_rx_key));
+	st->srtp_suite = SP_SRTP_NONE;
+}
+
+/*
+ * The keys of an SDP: a context is made again only when its key (or the suite) changed, so a
+ * re-INVITE that keeps the keys keeps the replay window and the rollover counter.
+ */
+static void stream_set_srtp(Stream *st, const SpMediaDesc *d)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean same_suite = d->srtp_suite == st->srtp_suite;
+
+	if (d->srtp_suite == SP_SRTP_NONE) {
+		if (st->srtp_suite != SP_SRTP_NONE)
+			g_info("media: SRTP off");
+		stream_clear_srtp(st);
+		return;
+	}
+	if (!same_suite || st->srtp_tx == NULL ||
+	    memcmp(st->srtp_tx_key, d->srtp_local_key, SP_SRTP_KEY_LEN) != 0) {
+		g_clear_pointer(&st->srtp_tx, sp_srtp_free);
+		st->srtp_tx = sp_srtp_new(d->srtp_suite, d->srtp_local_key, FALSE, &error);
+		if (st->srtp_tx == NULL)
+			g_warning("media: %s; sending nothing", error->message);
+		g_clear_error(&error);
+		memcpy(st->srtp_tx_key, d->srtp_local_key, SP_SRTP_KEY_LEN);
+		g_debug("media: new outbound SRTP context");
+	}
+	if (!same_suite || st->srtp_rx == NULL ||
+	    memcmp(st->srtp_rx_key, d->srtp_remote_key, SP_SRTP_KEY_LEN) != 0) {
+		g_clear_pointer(&st->srtp_rx, sp_srtp_free);
+		st->srtp_rx = sp_srtp_new(d->srtp_suite, d->srtp_remote_key, TRUE, &error);
+		if (st->srtp_rx == NULL)
+			g_warning("media: %s; accepting nothing", error->message);
+		memcpy(st->srtp_rx_key, d->srtp_remote_key, SP_SRTP_KEY_LEN);
+		g_debug("media: new inbound SRTP context");
+	}
+	if (!same_suite)
+		g_info("media: SRTP %s", sp_srtp_suite_to_string(d->srtp_suite));
+	st->srtp_suite = d->srtp_suite;
+}
+
+/* Whether an SRTP(C) packet is genuine and new; decrypts it in place. Counts what is not. */
+static gboolean stream_unprotect(Stream *st, guint8 *buf, gsize *len, gboolean rtcp)
+{
+	if (st->srtp_suite == SP_SRTP_NONE)
+		return TRUE;
+	if (st->srtp_rx == NULL) {
+		st->discarded++;
+		return FALSE;
+	}
+	switch (sp_srtp_unprotect(st->srtp_rx, buf, len, rtcp)) {
+	case SP_SRTP_OK:
+		return TRUE;
+	case SP_SRTP_AUTH_FAILED:
+		st->srtp_auth_failures++;
+		break;
+	case SP_SRTP_REPLAYED:
+		st->srtp_replays++;
+		break;
+	case SP_SRTP_BAD:
+		break;
+	}
+	st->discarded++;
+	return FALSE;
+}
+
+/* Protects a packet about to be sent; FALSE: send nothing (no context). */
+static gboolean stream_protect(Stream *st, guint8 *buf, gsize *len, gsize size, gboolean rtcp)
+{
+	gsize n;
+
+	if (st->srtp_suite == SP_SRTP_NONE)
+		return TRUE;
+	if (st->srtp_tx == NULL)
+		return FALSE;
+	n = sp_srtp_protect(st->srtp_tx, buf, *len, size, rtcp);
+	if (n == 0)
+		return FALSE;
+	*len = n;
+	return TRUE;
+}
+
 static void stream_update(Stream *st, const SpMediaDesc *d)
 {
 	gboolean new_codec = !st->configured || st->codec == NULL ||
@@ -579,6 +677,7 @@ static void stream_update(Stream *st, const SpMediaDesc *d)
 				   &st->remote_rtcp_len))
 			st->remote_rtcp = st->remote;
 	}
+	stream_set_srtp(st, d);
 	st->latch_count = 0;
 	st->configured = TRUE;
 	/* The inactivity clock starts again with every new SDP (re-INVITE, retrieve). */
@@ -592,7 +691,7 @@ static void stream_update(Stream *st, const SpMediaDesc *d)
 static void stream_send_rtcp(Stream *st, gboolean bye)
 {
 	SpRtcpReport report = {0};
-	guint8 buf[SP_RTCP_MAX_BUILD_LEN];
+	guint8 buf[SP_RTCP_MAX_BUILD_LEN + SP_SRTP_MAX_OVERHEAD];
 	gsize len;
 
 	if (!st->has_remote || st->codec == NULL)
@@ -610,8 +709,8 @@ static void stream_send_rtcp(Stream *st, gboolean bye)
 	}
 	report.cname = st->cname;
 	report.bye = bye;
-	len = sp_rtcp_build(buf, sizeof(buf), &report);
-	if (len == 0)
+	len = sp_rtcp_build(buf, SP_RTCP_MAX_BUILD_LEN, &report);
+	if (len == 0 || !stream_protect(st, buf, &len, sizeof(buf), TRUE))
 		return;
 	st->sent_since_report = FALSE;
 	(void)sendto(st->rtcp_mux ? st->rtp_fd : st->rtcp_fd, buf, len, MSG_DONTWAIT,
@@ -625,6 +724,7 @@ static void stream_free(Stream *st)
 	if (st->configured)
 		stream_send_rtcp(st, TRUE);
 	stream_clear_codec(st);
+	stream_clear_srtp(st);
 	if (st->rtp_fd >= 0)
 		close(st->rtp_fd);
 	if (st->rtcp_fd >= 0)
@@ -688,14 +788,17 @@ static gboolean stream_accept_source(Stream *st, const struct sockaddr_storage *
 	return FALSE;
 }
 
-static void stream_on_rtp(Stream *st, const guint8 *data, gsize len,
-			  const struct sockaddr_storage *from)
+static void stream_on_rtp(Stream *st, guint8 *data, gsize len, const struct sockaddr_storage *from)
 {
 	SpRtpPacket p;
 	gint64 now = g_get_monotonic_time();
 	SpRtpSeqResult seq;
 	gboolean te;
 
+	/* Only the far end's address is worth the cryptography; the rest is dropped below. */
+	if (st->configured && st->has_remote && same_ip(from, &st->remote) &&
+	    !stream_unprotect(st, data, &len, FALSE))
+		return;
 	if (!st->configured || st->codec == NULL || !sp_rtp_parse(data, len, &p)) {
 		st->discarded++;
 		return;
@@ -767,10 +870,14 @@ static void stream_receive(Stream *st, int fd, gboolean rtcp_port)
 		if (n < 0)
 			return;
 		if (rtcp_port || (st->rtcp_mux && sp_rtp_is_rtcp(buf, (gsize)n))) {
-			if (st->has_remote && same_ip(&from, &st->remote))
-				stream_on_rtcp(st, buf, (gsize)n);
-			else
+			gsize len = (gsize)n;
+
+			if (st->has_remote && same_ip(&from, &st->remote)) {
+				if (stream_unprotect(st, buf, &len, TRUE))
+					stream_on_rtcp(st, buf, len);
+			} else {
 				st->discarded++;
+			}
 		} else {
 			stream_on_rtp(st, buf, (gsize)n, &from);
 		}
@@ -783,12 +890,15 @@ static void stream_receive(Stream *st, int fd, gboolean rtcp_port)
 static void stream_send_packet(Stream *st, guint8 pt, gboolean marker, guint32 ts,
 			       const guint8 *payload, gsize len)
 {
-	guint8 buf[SP_RTP_HEADER_LEN + SP_CODEC_MAX_PAYLOAD];
-	gsize n = sp_rtp_build(buf, sizeof(buf), pt, marker, st->seq, ts, st->ssrc, payload, len);
+	guint8 buf[SP_RTP_HEADER_LEN + SP_CODEC_MAX_PAYLOAD + SP_SRTP_MAX_OVERHEAD];
+	gsize n = sp_rtp_build(buf, SP_RTP_HEADER_LEN + SP_CODEC_MAX_PAYLOAD, pt, marker, st->seq,
+			       ts, st->ssrc, payload, len);
 
 	if (n == 0)
 		return;
 	st->seq++;
+	if (!stream_protect(st, buf, &n, sizeof(buf), FALSE))
+		return;
 	if (sendto(st->rtp_fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)&st->remote,
 		   st->remote_len) >= 0) {
 		st->packets_sent++;
@@ -939,6 +1049,10 @@ static void stream_publish(Stream *st)
 	s.loss_percent = fig.expected > 0 ? fig.loss_percent : NAN;
 	s.packets_late = jc.late;
 	s.packets_discarded = st->discarded;
+	if (st->srtp_suite != SP_SRTP_NONE)
+		g_strlcpy(s.srtp, sp_srtp_suite_to_string(st->srtp_suite), sizeof(s.srtp));
+	s.srtp_auth_failures = st->srtp_auth_failures;
+	s.srtp_replays = st->srtp_replays;
 	s.jitter_ms = fig.expected > 0 ? fig.jitter_ms : NAN;
 	s.remote_jitter_ms = st->remote_jitter_ms;
 	s.remote_loss_percent = st->remote_loss_percent;
@@ -1357,6 +1471,8 @@ static Stream *engine_find(SpMediaEngine *e, guint id)
 
 static void msg_free(Msg *m)
 {
+	explicit_bzero(m->desc.srtp_local_key, sizeof(m->desc.srtp_local_key));
+	explicit_bzero(m->desc.srtp_remote_key, sizeof(m->desc.srtp_remote_key));
 	g_free((char *)m->desc.remote_address);
 	g_free((char *)m->desc.codec);
 	g_free(m->digits);

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "daemon/media/srtp.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -77,6 +79,15 @@ typedef struct {
 	gint telephone_event_pt;    /* -1: none negotiated (then inband is detected) */
 	SpMediaDirection direction; /* as negotiated, from our side */
 	gboolean local_hold;	    /* we hold: send silence (never the microphone), play nothing */
+	/*
+	 * SRTP (SDES): the suite both sides agreed on, or SP_SRTP_NONE for plain RTP; the master
+	 * key we protect with and the one the far end protects with. RTCP is protected too. A
+	 * changed key replaces that direction's context (a new inbound key starts a new replay
+	 * window); the same keys keep both. The stream wipes its copies when it is done.
+	 */
+	SpSrtpSuite srtp_suite;
+	guint8 srtp_local_key[SP_SRTP_KEY_LEN];
+	guint8 srtp_remote_key[SP_SRTP_KEY_LEN];
 } SpMediaDesc;
 
 /* The figures of GetAudioStatistics; NAN where a figure is not known (yet). */
@@ -95,7 +106,11 @@ typedef struct {
 	gint64 packets_lost; /* RFC 3550 A.3: expected - received (may be < 0 with duplicates) */
 	double loss_percent;
 	guint64 packets_late;	   /* arrived after their playout time */
-	guint64 packets_discarded; /* malformed, unknown PT, wrong source, duplicates */
+	guint64 packets_discarded; /* malformed, unknown PT, wrong source, duplicates, and SRTP
+				      packets that failed authentication or were replayed */
+	char srtp[32];		   /* the SRTP suite, "" for plain RTP */
+	guint64 srtp_auth_failures; /* SRTP/SRTCP packets whose tag did not match (forged) */
+	guint64 srtp_replays;	    /* SRTP/SRTCP packets seen before (replayed) */
 	double jitter_ms;	   /* RFC 3550 interarrival jitter of what we receive */
 	double remote_jitter_ms;   /* from the far end's RTCP report about us */
 	double remote_loss_percent;

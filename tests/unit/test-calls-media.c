@@ -188,6 +188,102 @@ static void test_sdp_offer_usable(void)
 	g_assert_false(sp_sdp_offer_usable(NULL, 0, NULL));
 }
 
+/* SDES: our a=crypto lines, which line an answer takes, and what an offer asks. */
+static void test_sdp_crypto(void)
+{
+	SpSdpCrypto ours[2] = {{1, SP_SRTP_AES_CM_128_HMAC_SHA1_80, {0}},
+			       {2, SP_SRTP_AES_CM_128_HMAC_SHA1_32, {0}}};
+	guint8 theirs[SP_SRTP_KEY_LEN];
+	char *offer, *answer, *key2, *key_theirs;
+	g_autofree char *shown = NULL;
+	SpSdpMedia m;
+	SpSdpSrtpOffer o;
+
+	g_assert_true(sp_srtp_random_key(ours[0].key, NULL));
+	g_assert_true(sp_srtp_random_key(ours[1].key, NULL));
+	g_assert_true(sp_srtp_random_key(theirs, NULL));
+	offer = sp_sdp_build_secure("127.0.0.1", 40000, "sendrecv", NULL, 20, TRUE, ours, 2);
+	g_assert_nonnull(strstr(offer, "m=audio 40000 RTP/SAVP "));
+	g_assert_nonnull(strstr(offer, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+	g_assert_nonnull(strstr(offer, "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"));
+	key2 = sp_srtp_key_to_base64(ours[1].key);
+	g_assert_nonnull(strstr(offer, key2));
+
+	/* The redacted text keeps everything but the keys. */
+	shown = sp_sdp_redact(offer);
+	g_assert_null(strstr(shown, key2));
+	g_assert_nonnull(
+	    strstr(shown, "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:[key hidden]\r\n"));
+	g_assert_nonnull(strstr(shown, "m=audio 40000 RTP/SAVP "));
+
+	/* The far end answers the second line with a key of its own (and a lifetime). */
+	key_theirs = sp_srtp_key_to_base64(theirs);
+	answer = g_strdup_printf("%sm=audio 4000 RTP/SAVP 0\r\n"
+				 "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:%s|2^31\r\n",
+				 remote_head, key_theirs);
+	g_assert_true(sp_sdp_media_negotiated_str(offer, answer, 20, &m));
+	g_assert_cmpint(m.srtp_suite, ==, SP_SRTP_AES_CM_128_HMAC_SHA1_32);
+	g_assert_cmpuint(m.srtp_tag, ==, 2);
+	g_assert_true(m.remote_savp);
+	g_assert_cmpmem(m.srtp_local_key, SP_SRTP_KEY_LEN, ours[1].key, SP_SRTP_KEY_LEN);
+	g_assert_cmpmem(m.srtp_remote_key, SP_SRTP_KEY_LEN, theirs, SP_SRTP_KEY_LEN);
+	sp_sdp_media_clear(&m);
+	g_assert_cmpint(m.srtp_suite, ==, SP_SRTP_NONE);
+
+	/* An answer without a=crypto (or with a tag we did not offer): plain RTP. */
+	sp_srtp_text_free(answer);
+	answer = g_strdup_printf("%sm=audio 4000 RTP/AVP 0\r\n"
+				 "a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n",
+				 remote_head, key_theirs);
+	g_assert_true(sp_sdp_media_negotiated_str(offer, answer, 20, &m));
+	g_assert_cmpint(m.srtp_suite, ==, SP_SRTP_NONE);
+	g_assert_false(m.remote_savp);
+	sp_sdp_media_clear(&m);
+	sp_srtp_text_free(answer);
+
+#define OFFER(attrs) g_strconcat(remote_head, "m=audio 4000 RTP/SAVP 0\r\n", attrs, NULL)
+	{
+		/* The first usable line, in the offerer's order; unusable ones are skipped. */
+		g_autofree char *t = g_strdup_printf(
+		    "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:%s\r\n"		/* unknown suite */
+		    "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:%s|2^20|1:4\r\n" /* an MKI */
+		    "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:%s UNENCRYPTED_SRTP\r\n"
+		    "a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:AAAA\r\n" /* short key */
+		    "a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:%s\r\n"	 /* bad tag */
+		    "a=crypto:6 AES_CM_128_HMAC_SHA1_32 inline:%s\r\n",
+		    key_theirs, key_theirs, key_theirs, key_theirs, key_theirs);
+		g_autofree char *sdp = OFFER(t);
+
+		g_assert_true(sp_sdp_offer_srtp(sdp, strlen(sdp), &o));
+		g_assert_true(o.savp && o.usable);
+		g_assert_cmpuint(o.tag, ==, 6);
+		g_assert_cmpint(o.suite, ==, SP_SRTP_AES_CM_128_HMAC_SHA1_32);
+	}
+	{
+		/* Fields apart by more than one space are still three fields. */
+		g_autofree char *t = g_strdup_printf(
+		    "a=crypto:8  AES_CM_128_HMAC_SHA1_80 \tinline:%s\r\n", key_theirs);
+		g_autofree char *sdp = OFFER(t);
+
+		g_assert_true(sp_sdp_offer_srtp(sdp, strlen(sdp), &o));
+		g_assert_true(o.usable);
+		g_assert_cmpuint(o.tag, ==, 8);
+	}
+	{
+		g_autofree char *sdp = OFFER("a=sendrecv\r\n");
+
+		g_assert_true(sp_sdp_offer_srtp(sdp, strlen(sdp), &o));
+		g_assert_true(o.savp);
+		g_assert_false(o.usable);
+	}
+#undef OFFER
+	g_assert_false(sp_sdp_offer_srtp("not sdp", 7, &o));
+
+	sp_srtp_text_free(key2);
+	sp_srtp_text_free(key_theirs);
+	sp_srtp_text_free(offer);
+}
+
 static void test_rtp_ports_reserve(void)
 {
 	g_autoptr(SpRtpPorts) ports = sp_rtp_ports_new(40000, 40099);
@@ -251,6 +347,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/calls/sdp/directions-and-families", test_sdp_directions_and_families);
 	g_test_add_func("/calls/sdp/negotiated", test_sdp_negotiated);
 	g_test_add_func("/calls/sdp/offer-usable", test_sdp_offer_usable);
+	g_test_add_func("/calls/sdp/crypto", test_sdp_crypto);
 	g_test_add_func("/calls/rtp-ports/reserve", test_rtp_ports_reserve);
 	g_test_add_func("/calls/rtp-ports/exhausted", test_rtp_ports_exhausted);
 	g_test_add_func("/calls/rtp-ports/defaults", test_rtp_ports_defaults);

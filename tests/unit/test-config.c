@@ -1376,8 +1376,8 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	g_assert_null(find_mapping(config, "proxies/proxy0/mailbox/password")->value);
 	g_assert_cmpint(find_mapping(config, "policy/endpoint/public_address")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
-	g_assert_cmpint(find_mapping(config, "system/security/use_srtp")->kind, ==,
-			SP_CONFIG_IGNORED);
+	assert_mapped(config, "system/security/use_srtp", "[policy] srtp", "off");
+	g_assert_cmpint(config->connection_defaults->srtp, ==, SP_SRTP_MODE_OFF);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
@@ -2064,6 +2064,36 @@ static void test_default_path(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(found, ==, path);
 }
 
+/* srtp: optional on tls and off otherwise by default, a [policy] default, per connection. */
+static void test_keyfile_srtp(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = NULL;
+	g_autoptr(SpConfig) policy = NULL;
+
+	(void)data;
+	config = load_ok(f, "[connection 0]\nuser=5001\nserver=a\n"
+			    "[connection 1]\nuser=5001\nserver=b\nprotocol=tls\n"
+			    "[connection 2]\nuser=5001\nserver=c\nprotocol=tls\nsrtp=off\n"
+			    "[connection 3]\nuser=5001\nserver=d\nsrtp=Mandatory\n");
+	g_assert_cmpint(sp_connection_config_get_srtp(connection(config, 0)), ==, SP_SRTP_MODE_OFF);
+	g_assert_cmpint(sp_connection_config_get_srtp(connection(config, 1)), ==,
+			SP_SRTP_MODE_OPTIONAL);
+	g_assert_cmpint(sp_connection_config_get_srtp(connection(config, 2)), ==, SP_SRTP_MODE_OFF);
+	g_assert_cmpint(sp_connection_config_get_srtp(connection(config, 3)), ==,
+			SP_SRTP_MODE_MANDATORY);
+	policy = load_ok(f, "[policy]\nsrtp=optional\n"
+			    "[connection 0]\nuser=5001\nserver=a\n"
+			    "[connection 1]\nuser=5001\nserver=b\nsrtp=mandatory\n");
+	g_assert_cmpint(sp_connection_config_get_srtp(connection(policy, 0)), ==,
+			SP_SRTP_MODE_OPTIONAL);
+	g_assert_cmpint(sp_connection_config_get_srtp(connection(policy, 1)), ==,
+			SP_SRTP_MODE_MANDATORY);
+	g_assert_cmpint(sp_connection_config_get_srtp(policy->connection_defaults), ==,
+			SP_SRTP_MODE_OPTIONAL);
+	expect_error(f, "[connection 0]\nuser=5001\nserver=a\nsrtp=yes\n", SP_CONFIG_ERROR_INVALID,
+		     "4: [connection 0] srtp: must be off, optional or mandatory (got \"yes\")");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -2071,6 +2101,7 @@ int main(int argc, char **argv)
 	TEST("/config/defaults", test_defaults);
 	TEST("/config/keyfile/minimal", test_keyfile_minimal);
 	TEST("/config/keyfile/empty", test_keyfile_empty);
+	TEST("/config/keyfile/srtp", test_keyfile_srtp);
 	TEST("/config/keyfile/every-key", test_keyfile_every_key);
 	TEST("/config/keyfile/sipserver-policy", test_keyfile_sipserver_policy);
 	TEST("/config/keyfile/policy-defaults", test_keyfile_policy_defaults);

@@ -1230,6 +1230,82 @@ static void test_rtcp(void)
 	teardown_context();
 }
 
+static gboolean auth_failures_at_least(gpointer data)
+{
+	Peer *p = data;
+
+	return get_stats(p).srtp_auth_failures >= 25;
+}
+
+/* Fills d's SRTP with suite and the two keys (ours, theirs). */
+static void desc_set_srtp(SpMediaDesc *d, SpSrtpSuite suite, const guint8 *local,
+			  const guint8 *remote)
+{
+	d->srtp_suite = suite;
+	memcpy(d->srtp_local_key, local, SP_SRTP_KEY_LEN);
+	memcpy(d->srtp_remote_key, remote, SP_SRTP_KEY_LEN);
+}
+
+/*
+ * SRTP both ways with SRTCP on its own port: each hears the other's tone and reads its reports.
+ * Then B is told a wrong key for A: every packet fails authentication and nothing is played;
+ * given the right one again, the audio is back. The same keys again keep the context.
+ */
+static void test_srtp(void)
+{
+	Pair pair;
+	Peer *a, *b;
+	guint8 ka[SP_SRTP_KEY_LEN], kb[SP_SRTP_KEY_LEN], wrong[SP_SRTP_KEY_LEN];
+	SpMediaDesc da, db;
+	SpMediaStats s;
+	guint64 received;
+
+	g_assert_true(sp_srtp_random_key(ka, NULL));
+	g_assert_true(sp_srtp_random_key(kb, NULL));
+	g_assert_true(sp_srtp_random_key(wrong, NULL));
+	setup_context();
+	a = pair.a = peer_new("a", "A", 0);
+	b = pair.b = peer_new("b", "B", 0);
+	db = desc_to(a, "PCMU", 20, FALSE);
+	da = desc_to(b, "PCMU", 20, FALSE);
+	desc_set_srtp(&db, SP_SRTP_AES_CM_128_HMAC_SHA1_32, kb, ka);
+	desc_set_srtp(&da, SP_SRTP_AES_CM_128_HMAC_SHA1_32, ka, kb);
+	sp_media_stream_update(b->stream, &db);
+	sp_media_stream_update(a->stream, &da);
+	wait_received(b, 50);
+	wait_for(rtcp_figures, &pair, "SRTCP figures at both ends");
+	if (audio_judged("PCMU")) {
+		g_assert_cmpfloat(recording_passing(b, 200, G_MAXUINT, window_has_tone_a), >=,
+				  share_required());
+		g_assert_cmpfloat(recording_passing(a, 200, G_MAXUINT, window_has_tone_b), >=,
+				  share_required());
+	}
+	s = get_stats(b);
+	g_assert_cmpstr(s.srtp, ==, "AES_CM_128_HMAC_SHA1_32");
+	g_assert_cmpuint(s.srtp_auth_failures, ==, 0);
+	g_assert_cmpuint(s.srtp_replays, ==, 0);
+	assert_nothing_discarded(&s);
+
+	/* A wrong key for what A sends: dropped, counted, not played. */
+	desc_set_srtp(&db, SP_SRTP_AES_CM_128_HMAC_SHA1_32, kb, wrong);
+	sp_media_stream_update(b->stream, &db);
+	wait_for(auth_failures_at_least, b, "25 packets failing authentication");
+	s = get_stats(b);
+	received = s.packets_received;
+	g_assert_cmpuint(s.packets_discarded, >=, s.srtp_auth_failures);
+
+	/* The right key again: a new context, and A's audio plays again. */
+	desc_set_srtp(&db, SP_SRTP_AES_CM_128_HMAC_SHA1_32, kb, ka);
+	sp_media_stream_update(b->stream, &db);
+	wait_received(b, received + 50);
+	s = get_stats(b);
+	g_assert_cmpuint(s.packets_received, >=, received + 50);
+
+	peer_free(a);
+	peer_free(b);
+	teardown_context();
+}
+
 /*
  * Callbacks run in the engine's context's thread even when that thread is busy elsewhere for a
  * while: the media thread must never take the context over. Here the default context (what
@@ -1424,6 +1500,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/media/stream/device-recovers", test_device_recovers);
 	g_test_add_func("/media/stream/latching", test_latching);
 	g_test_add_func("/media/stream/no-remote", test_no_remote);
+	g_test_add_func("/media/stream/srtp", test_srtp);
 	g_test_add_func("/media/stream/rtcp", test_rtcp);
 	g_test_add_func("/media/stream/callbacks-thread", test_callbacks_thread);
 	g_test_add_func("/media/stream/null-capture", test_null_capture);
