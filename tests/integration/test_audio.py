@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
 import audio  # noqa: E402
 from audio import AudioHome, RATE  # noqa: E402
-from farend import Sipp  # noqa: E402
+from farend import Sipp, env_with_farends  # noqa: E402
 from softphoned import RpcError  # noqa: E402
 from sites import SITE_A, StatusWatch, connection, free_port, render_config  # noqa: E402
 
@@ -271,12 +271,7 @@ class AudioEnv:
 
 @pytest.fixture
 def env(netns, site_factory, daemon_factory, tmp_path):
-    e = AudioEnv(netns, site_factory, daemon_factory, tmp_path)
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+    yield from env_with_farends(AudioEnv(netns, site_factory, daemon_factory, tmp_path))
 
 
 # -- assertions on recordings -------------------------------------------------------------------

@@ -14,7 +14,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
-from farend import Sipp  # noqa: E402
+from farend import Sipp, env_with_farends  # noqa: E402
 from sites import SITE_A, SITE_B, connection, render_config  # noqa: E402
 from softphoned import RpcError  # noqa: E402
 
@@ -111,12 +111,7 @@ class Env:
         return self.wait_session("Disconnected", sid)
 
 
-def _env(e):
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+_env = env_with_farends
 
 
 @pytest.fixture

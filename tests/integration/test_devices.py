@@ -27,7 +27,7 @@ sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
 import audio  # noqa: E402
-from farend import Sipp  # noqa: E402
+from farend import Sipp, env_with_farends  # noqa: E402
 from softphoned import RpcError  # noqa: E402
 from test_audio import HEAD, HZ_A, HZ_B, TAIL, WAIT, AudioEnv, assert_hears  # noqa: E402
 
@@ -125,12 +125,7 @@ def ctl(phone, *args):
 
 @pytest.fixture
 def env(netns, site_factory, daemon_factory, tmp_path):
-    e = AudioEnv(netns, site_factory, daemon_factory, tmp_path)
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+    yield from env_with_farends(AudioEnv(netns, site_factory, daemon_factory, tmp_path))
 
 
 def phones(env, b_audio=None, before_start=None):

@@ -122,7 +122,7 @@ def test_name_that_does_not_resolve_fails_then_registers_once_it_does(two_sites,
     d, client, watch = start(daemon_factory, netns,
                              [named(f"{NAME_A}:5060"), named("sip-new.test:5060")])
     status_now_or_later(watch, 0, "Ready")
-    failed = status_now_or_later(watch, 1, "Failed", dns_failure)
+    status_now_or_later(watch, 1, "Failed", dns_failure)
     assert get_connection(client, 1)["serverAddress"] is None
 
     # Looked up again on the down clock: once the name exists, the site is used.

@@ -15,7 +15,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
-from farend import Sipp  # noqa: E402
+from farend import Sipp, env_with_farends  # noqa: E402
 from sites import SITE_A, SITE_B  # noqa: E402
 from softphoned import SOFTPHONED  # noqa: E402
 
@@ -119,12 +119,7 @@ class Env:
 
 @pytest.fixture
 def env(netns, site_factory, daemon_factory, tmp_path):
-    e = Env(netns, site_factory, daemon_factory, tmp_path)
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+    yield from env_with_farends(Env(netns, site_factory, daemon_factory, tmp_path))
 
 
 def finished(sipp):

@@ -14,6 +14,7 @@ sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
 from sites import SITE_A, SITE_B, connection, render_config  # noqa: E402
+from farend import env_with_farends  # noqa: E402
 from test_calls import (CALLER, DN, FAREND, Env, finished, header, sdp_direction,  # noqa: E402
                         unique, wait_trace)
 
@@ -24,12 +25,7 @@ UUID = "00F0020A5C2B8A1C"
 
 @pytest.fixture
 def env(netns, site_factory, daemon_factory, tmp_path):
-    e = Env(netns, site_factory, daemon_factory, tmp_path)
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+    yield from env_with_farends(Env(netns, site_factory, daemon_factory, tmp_path))
 
 
 def responses(sipp, code, cseq_method):

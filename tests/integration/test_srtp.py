@@ -23,7 +23,7 @@ sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
 import audio  # noqa: E402
-from farend import Sipp  # noqa: E402
+from farend import Sipp, env_with_farends  # noqa: E402
 from sites import connection, render_config  # noqa: E402
 from test_audio import HZ_A, HZ_B, WAIT, AudioEnv, Phone, assert_hears  # noqa: E402
 from audio import AudioHome  # noqa: E402
@@ -156,12 +156,7 @@ class SrtpEnv(AudioEnv):
 
 @pytest.fixture
 def env(netns, site_factory, daemon_factory, tmp_path):
-    e = SrtpEnv(netns, site_factory, daemon_factory, tmp_path)
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+    yield from env_with_farends(SrtpEnv(netns, site_factory, daemon_factory, tmp_path))
 
 
 def srtp_phones(env, mode="mandatory"):

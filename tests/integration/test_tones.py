@@ -24,8 +24,8 @@ sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
 import audio  # noqa: E402
 from audio import RATE  # noqa: E402
-from farend import Sipp  # noqa: E402
-from sites import SITE_A, render_config  # noqa: E402
+from farend import Sipp, env_with_farends  # noqa: E402
+from sites import render_config  # noqa: E402
 from softphoned import EX_CONFIG, SOFTPHONED  # noqa: E402
 from test_audio import PEER_IP, WAIT, AudioEnv  # noqa: E402
 
@@ -55,12 +55,7 @@ pcm.ring_out {{
 
 @pytest.fixture
 def env(netns, site_factory, daemon_factory, tmp_path):
-    e = AudioEnv(netns, site_factory, daemon_factory, tmp_path)
-    yield e
-    e.close()
-    for s in e.sipps:
-        print(f"---- sipp {s!r} ----")
-        print(s.output())
+    yield from env_with_farends(AudioEnv(netns, site_factory, daemon_factory, tmp_path))
 
 
 def with_ring_device(env, capture, audio_keys=None, policy=None):

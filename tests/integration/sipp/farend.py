@@ -151,3 +151,13 @@ class Sipp:
 
     def __repr__(self):
         return f"<Sipp {self.name} {self.local_ip}:{self.local_port} in {self.dir}>"
+
+
+def env_with_farends(env):
+    """For a fixture: yields env (anything with close() and a list of Sipp in .sipps), then
+    closes it and prints every far end's output, so a failing test shows what SIPp saw."""
+    yield env
+    env.close()
+    for s in env.sipps:
+        print(f"---- sipp {s!r} ----")
+        print(s.output())
