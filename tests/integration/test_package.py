@@ -102,8 +102,14 @@ def deb(tmp_path_factory):
     assert os.geteuid() == 0, "the package test installs a package: run it as root"
     out = tmp_path_factory.mktemp("package")
     src = out / "src"
-    shutil.copytree(SOURCE, src, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", "build*", "obj-*", "__pycache__", ".pytest_cache", "*.pyc"))
+    everywhere = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "*.pyc")
+    top = shutil.ignore_patterns("build*", "obj-*")
+
+    def ignore(path, names):
+        # Build directories only at the top: a source file may be called build-something.
+        return everywhere(path, names) | (top(path, names) if Path(path) == SOURCE else set())
+
+    shutil.copytree(SOURCE, src, symlinks=True, ignore=ignore)
     # No test suite in the package build (nocheck): the tests are what runs it.
     env = dict(ENV, DEB_BUILD_OPTIONS="nocheck parallel=2")
     run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env)
