@@ -54,11 +54,12 @@ def free_udp_port():
 
 
 class Stream:
-    """A running `softphonectl events`, read line by line with a deadline."""
+    """A running `softphonectl events` (or another command), read line by line with a
+    deadline."""
 
-    def __init__(self, socket_path, *names):
+    def __init__(self, socket_path, *names, command=("events",)):
         self.proc = subprocess.Popen(
-            [SOFTPHONECTL, "--socket", str(socket_path), "events", *names],
+            [SOFTPHONECTL, "--socket", str(socket_path), *command, *names],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -619,13 +620,7 @@ def test_watch_piped_prints_each_view_and_json_lines(daemon):
     plain = subprocess.Popen([SOFTPHONECTL, "--socket", daemon.socket_path, "watch"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL)
-    js = Stream.__new__(Stream)
-    js.proc = subprocess.Popen([SOFTPHONECTL, "--socket", daemon.socket_path, "--json",
-                                "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL)
-    js._sel = selectors.DefaultSelector()
-    js._sel.register(js.proc.stdout, selectors.EVENT_READ)
-    js._buf = b""
+    js = Stream(daemon.socket_path, command=("--json", "watch"))
     try:
         view = json.loads(js.readline())
         assert set(view) == {"status", "connections", "sessions"}
