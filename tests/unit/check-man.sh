@@ -33,12 +33,15 @@ for page in softphoned.8 softphonectl.1 softphoned.conf.5; do
 done
 
 # Every key: those the example shows ("key=" or "#key=" at the start of a line) and those the
-# key-file reader accepts (the quoted names in config.c's key lists).
+# key-file reader accepts (the connection key table and the group key lists of config.c).
 rendered=$(MANWIDTH=200 LC_ALL=C.UTF-8 man -l "$man_dir/softphoned.conf.5" 2>/dev/null)
 keys=$(
 	{
 		sed -n 's/^#\{0,1\}\([a-z][a-z0-9-]*\)=.*/\1/p' "$src/config/softphoned.conf.example"
 		sed -n 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", VALUE_.*/\1/p' "$src/config/config.c"
+		# The [daemon], [policy] and [audio] key lists: quoted names up to the closing };
+		sed -n '/^static const char \*const [a-z_]*_keys\[\] = {/,/^};/p' \
+			"$src/config/config.c" | grep -o '"[a-z][a-z0-9-]*"' | tr -d '"'
 	} | sort -u
 )
 [ -n "$keys" ] || fail "found no keys in the example or in config.c"
