@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -49,7 +51,11 @@ struct _CtlCommand {
 	CtlPrintFunc print;
 	gboolean stream;    /* keep reading and print notifications after the reply */
 	const char *param2; /* build_session: the name of the second argument's parameter */
+	gboolean watch;	    /* a live view: refetched and redrawn on every event */
 };
+
+/* watch: what one view is made of, fetched again after every event. */
+enum { WATCH_STATUS, WATCH_CONNECTIONS, WATCH_SESSIONS, WATCH_N };
 
 struct _Ctl {
 	GMainLoop *loop;
@@ -64,7 +70,18 @@ struct _Ctl {
 	gboolean streaming; /* the Subscribe reply came: print events until the end */
 	gboolean done;
 	int exit_code;
+	/* watch */
+	gboolean redraw_in_place; /* stdout is a terminal: clear and draw from the top */
+	gint64 next_id;
+	gint64 watch_ids[WATCH_N]; /* the requests in flight, 0 when answered */
+	json_object *watch_view[WATCH_N];
+	guint watch_pending;
+	gboolean watch_dirty; /* an event came while a refresh was in flight */
+	guint views;
 };
+
+/* Colour (SGR) in tables and the watch view: --color, else on a terminal unless NO_COLOR. */
+static gboolean use_colour;
 
 static G_GNUC_PRINTF(1, 2) void ctl_warn(const char *fmt, ...)
 {
@@ -131,6 +148,20 @@ static gboolean build_events(const CtlCommand *command, char **args, guint n_arg
 		*params_out = json_object_new_object();
 		json_object_object_add(*params_out, "events", names);
 	}
+	return TRUE;
+}
+
+/* watch: Subscribe to the two events that change what the view shows. */
+static gboolean build_watch(const CtlCommand *command, char **args, guint n_args, char **method_out,
+			    json_object **params_out, GError **error)
+{
+	json_object *names = json_object_new_array();
+
+	json_object_array_add(names, json_object_new_string("ConnectionStatusChanged"));
+	json_object_array_add(names, json_object_new_string("SessionStatusChanged"));
+	*method_out = g_strdup(command->method);
+	*params_out = json_object_new_object();
+	json_object_object_add(*params_out, "events", names);
 	return TRUE;
 }
 
@@ -361,10 +392,32 @@ static char *cells_joined(json_object *obj, const char *const *keys)
 typedef struct {
 	const char *title;
 	char *(*text)(json_object *row, gsize column);
+	gboolean status; /* a status column: coloured by its value */
 } CtlColumn;
 
-/* Prints rows (objects of array) under titles, each column as wide as its widest cell. */
-static void print_table(json_object *array, const CtlColumn *columns, gsize n_columns)
+/* The SGR colour of a connection or session status (SPEC §2, §3), NULL for none. */
+static const char *status_colour(const char *status)
+{
+	static const struct {
+		const char *status;
+		const char *sgr;
+	} colours[] = {
+	    {"Ready", "32"},	     {"Connected", "32"},    {"Registering", "33"},
+	    {"Unregistering", "33"}, {"InProgress", "33"},   {"Alerting", "1;33"},
+	    {"Failed", "31"},	     {"Disconnected", "31"}, {"Held", "36"},
+	    {"Disabled", "2"},	     {"Removed", "2"},
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(colours); i++)
+		if (g_str_equal(colours[i].status, status))
+			return colours[i].sgr;
+	return NULL;
+}
+
+/* Appends rows (objects of array) under titles, each column as wide as its widest cell; with
+ * colour, the titles are bold and statuses coloured, the widths counting only the text. */
+static void table_append(GString *out, json_object *array, const CtlColumn *columns,
+			 gsize n_columns)
 {
 	gsize n_rows =
 	    json_object_is_type(array, json_type_array) ? json_object_array_length(array) : 0;
@@ -386,20 +439,35 @@ static void print_table(json_object *array, const CtlColumn *columns, gsize n_co
 		}
 	}
 	for (gsize r = 0; r <= n_rows; r++) {
-		g_autoptr(GString) line = g_string_new(NULL);
-
 		for (gsize c = 0; c < n_columns; c++) {
 			const char *t = r == 0 ? columns[c].title
 					       : g_ptr_array_index(texts, (r - 1) * n_columns + c);
+			const char *sgr =
+			    use_colour && r > 0 && columns[c].status ? status_colour(t) : NULL;
 
-			g_string_append(line, t);
+			if (use_colour && r == 0 && c == 0)
+				g_string_append(out, "\033[1m");
+			if (sgr != NULL)
+				g_string_append_printf(out, "\033[%sm%s\033[0m", sgr, t);
+			else
+				g_string_append(out, t);
 			if (c + 1 < n_columns)
 				for (gsize pad = (gsize)g_utf8_strlen(t, -1); pad < width[c] + 2;
 				     pad++)
-					g_string_append_c(line, ' ');
+					g_string_append_c(out, ' ');
 		}
-		puts(line->str);
+		if (use_colour && r == 0)
+			g_string_append(out, "\033[0m");
+		g_string_append_c(out, '\n');
 	}
+}
+
+static void print_table(json_object *array, const CtlColumn *columns, gsize n_columns)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	table_append(out, array, columns, n_columns);
+	fputs(out->str, stdout);
 }
 
 static char *connection_cell(json_object *row, gsize column)
@@ -413,8 +481,9 @@ static char *connection_cell(json_object *row, gsize column)
 }
 
 static const CtlColumn connection_columns[] = {
-    {"ID", connection_cell},	 {"STATUS", connection_cell},	{"USER", connection_cell},
-    {"SERVER", connection_cell}, {"PROTOCOL", connection_cell}, {"CODE/REASON", connection_cell},
+    {"ID", connection_cell},	   {"STATUS", connection_cell, TRUE},
+    {"USER", connection_cell},	   {"SERVER", connection_cell},
+    {"PROTOCOL", connection_cell}, {"CODE/REASON", connection_cell},
 };
 
 static void print_connections(json_object *result)
@@ -452,7 +521,7 @@ static char *session_cell(json_object *row, gsize column)
 }
 
 static const CtlColumn session_columns[] = {
-    {"ID", session_cell},	 {"CONN", session_cell},   {"STATUS", session_cell},
+    {"ID", session_cell},	 {"CONN", session_cell},   {"STATUS", session_cell, TRUE},
     {"DIRECTION", session_cell}, {"REMOTE", session_cell}, {"REASON", session_cell},
 };
 
@@ -545,6 +614,7 @@ static const CtlCommand commands[] = {
     {"connections", "", "GetConnections", 0, 0, build_none, print_connections},
     {"sessions", "", "GetSessions", 0, 0, build_none, print_sessions},
     {"events", "[EVENT...]", "Subscribe", 0, G_MAXUINT, build_events, print_nothing, TRUE},
+    {"watch", "", "Subscribe", 0, 0, build_watch, print_nothing, .watch = TRUE},
     {"call", "METHOD [JSON-PARAMS]", NULL, 1, 2, build_call, print_pretty},
     {"dial", "CONN DEST", "Dial", 2, 2, build_dial, print_dial},
     {"answer", "SID", "Answer", 1, 1, build_session, print_nothing},
@@ -625,6 +695,170 @@ static void print_result(Ctl *ctl, json_object *result)
 	fflush(stdout);
 }
 
+/* ---- watch: a live view of the connections and sessions ------------------------------------ */
+
+static int ctl_send(Ctl *ctl, gint64 id, const char *method, json_object *params);
+static gboolean on_timeout(gpointer user_data);
+
+static const char *const watch_methods[WATCH_N] = {"GetStatus", "GetConnections", "GetSessions"};
+static const char *const watch_keys[WATCH_N] = {"status", "connections", "sessions"};
+
+static void watch_arm_timeout(Ctl *ctl)
+{
+	if (ctl->timeout_id != 0)
+		g_source_remove(ctl->timeout_id);
+	ctl->timeout_id = 0;
+	if (ctl->timeout_s > 0)
+		ctl->timeout_id =
+		    g_timeout_add((guint)MIN(ctl->timeout_s * 1000.0, G_MAXUINT), on_timeout, ctl);
+}
+
+/* Asks for the three parts of the view again; the view is drawn once all have come. */
+static void watch_refresh(Ctl *ctl)
+{
+	/* Ids after the Subscribe request's, never reused. */
+	ctl->next_id = MAX(ctl->next_id, CTL_REQUEST_ID);
+	for (guint k = 0; k < WATCH_N; k++) {
+		ctl->watch_ids[k] = ++ctl->next_id;
+		if (ctl_send(ctl, ctl->watch_ids[k], watch_methods[k], NULL) != CTL_EXIT_OK) {
+			ctl_finish(ctl, CTL_EXIT_LOST);
+			return;
+		}
+	}
+	ctl->watch_pending = WATCH_N;
+	g_free(ctl->method);
+	ctl->method = g_strdup("the view's requests");
+	watch_arm_timeout(ctl);
+}
+
+static gsize array_length(json_object *array)
+{
+	return json_object_is_type(array, json_type_array) ? json_object_array_length(array) : 0;
+}
+
+static void watch_draw(Ctl *ctl)
+{
+	json_object *status = ctl->watch_view[WATCH_STATUS];
+	json_object *conns = ctl->watch_view[WATCH_CONNECTIONS];
+	json_object *sessions = ctl->watch_view[WATCH_SESSIONS];
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autofree char *clock = g_date_time_format(now, "%H:%M:%S");
+	g_autofree char *version = cell(status, "version");
+	g_autofree char *uptime = cell(status, "uptimeS");
+	g_autofree char *summary = NULL;
+	gsize n_conns = array_length(conns);
+	gsize n_ready = 0;
+	gsize n_sessions = array_length(sessions);
+
+	ctl->views++;
+	if (ctl->json) {
+		json_object *view = json_object_new_object();
+
+		for (guint k = 0; k < WATCH_N; k++)
+			json_object_object_add(view, watch_keys[k],
+					       json_object_get(ctl->watch_view[k]));
+		puts(json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(view);
+		fflush(stdout);
+		return;
+	}
+
+	for (gsize i = 0; i < n_conns; i++) {
+		g_autofree char *st = cell(json_object_array_get_idx(conns, i), "status");
+
+		if (g_str_equal(st, "Ready"))
+			n_ready++;
+	}
+	summary = g_strdup_printf("softphoned %s, up %ss: %" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT
+				  " sites ready, %" G_GSIZE_FORMAT " call%s",
+				  version, uptime, n_ready, n_conns, n_sessions,
+				  n_sessions == 1 ? "" : "s");
+	if (ctl->redraw_in_place)
+		g_string_append(out, "\033[H\033[2J");
+	else if (ctl->views > 1)
+		g_string_append_c(out, '\n');
+	g_string_append_printf(out, "%s%s%s  (%s)\n\n", use_colour ? "\033[1m" : "", summary,
+			       use_colour ? "\033[0m" : "", clock);
+	g_string_append(out, "Connections\n");
+	table_append(out, conns, connection_columns, G_N_ELEMENTS(connection_columns));
+	g_string_append(out, "\nSessions\n");
+	if (n_sessions > 0)
+		table_append(out, sessions, session_columns, G_N_ELEMENTS(session_columns));
+	else
+		g_string_append(out, "(no calls)\n");
+	if (ctl->redraw_in_place)
+		g_string_append(out, "\nCtrl-C to quit.");
+	fputs(out->str, stdout);
+	fflush(stdout);
+}
+
+/* One message from the daemon while watching: the Subscribe reply, a part of the view, or an
+ * event that makes the view stale. */
+static void watch_handle(Ctl *ctl, json_object *msg)
+{
+	json_object *id = NULL;
+	json_object *member = NULL;
+	gboolean has_id = json_object_object_get_ex(msg, "id", &id);
+	gint64 n;
+
+	if (!has_id && json_object_object_get_ex(msg, "method", NULL)) {
+		if (!ctl->streaming)
+			return;
+		if (ctl->watch_pending > 0)
+			ctl->watch_dirty = TRUE;
+		else
+			watch_refresh(ctl);
+		return;
+	}
+	if (!has_id)
+		return;
+	if (id != NULL && !json_object_is_type(id, json_type_int))
+		return;
+	if (json_object_object_get_ex(msg, "error", &member)) {
+		/* Ours (id null: the daemon could not read a request, or refused us) or not. */
+		gboolean ours;
+
+		n = id == NULL ? 0 : json_object_get_int64(id);
+		ours = n == 0 || n == CTL_REQUEST_ID;
+		for (guint k = 0; k < WATCH_N; k++)
+			ours = ours || (ctl->watch_ids[k] != 0 && n == ctl->watch_ids[k]);
+		if (ours) {
+			report_rpc_error(member);
+			ctl_finish(ctl, CTL_EXIT_RPC_ERROR);
+		}
+		return;
+	}
+	if (id == NULL || !json_object_object_get_ex(msg, "result", &member))
+		return;
+	n = json_object_get_int64(id);
+	if (n == CTL_REQUEST_ID && !ctl->streaming) {
+		ctl->streaming = TRUE;
+		watch_refresh(ctl);
+		return;
+	}
+	for (guint k = 0; k < WATCH_N; k++) {
+		if (ctl->watch_ids[k] == 0 || n != ctl->watch_ids[k])
+			continue;
+		ctl->watch_ids[k] = 0;
+		json_object_put(ctl->watch_view[k]);
+		ctl->watch_view[k] = json_object_get(member);
+		if (--ctl->watch_pending > 0)
+			return;
+		if (ctl->timeout_id != 0) {
+			g_source_remove(ctl->timeout_id);
+			ctl->timeout_id = 0;
+		}
+		watch_draw(ctl);
+		if (ctl->watch_dirty) {
+			ctl->watch_dirty = FALSE;
+			watch_refresh(ctl);
+		}
+		return;
+	}
+}
+
 /* One line from the daemon: our reply, an event, or something else to skip. */
 static void handle_line(Ctl *ctl, const char *line, gsize len)
 {
@@ -649,6 +883,11 @@ static void handle_line(Ctl *ctl, const char *line, gsize len)
 	}
 	if (!json_object_is_type(msg, json_type_object)) {
 		/* A batch reply: we never send batches, so it is not ours. */
+		json_object_put(msg);
+		return;
+	}
+	if (ctl->command->watch) {
+		watch_handle(ctl, msg);
 		json_object_put(msg);
 		return;
 	}
@@ -812,7 +1051,8 @@ static int ctl_connect(Ctl *ctl, const char *path)
 	return CTL_EXIT_OK;
 }
 
-static int ctl_send_request(Ctl *ctl, json_object *params)
+/* Sends one request line, blocking until it is written even on a non-blocking socket. */
+static int ctl_send(Ctl *ctl, gint64 id, const char *method, json_object *params)
 {
 	json_object *req = json_object_new_object();
 	g_autofree char *line = NULL;
@@ -821,8 +1061,8 @@ static int ctl_send_request(Ctl *ctl, json_object *params)
 	gsize sent = 0;
 
 	json_object_object_add(req, "jsonrpc", json_object_new_string("2.0"));
-	json_object_object_add(req, "id", json_object_new_int(CTL_REQUEST_ID));
-	json_object_object_add(req, "method", json_object_new_string(ctl->method));
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	json_object_object_add(req, "method", json_object_new_string(method));
 	if (params != NULL)
 		json_object_object_add(req, "params", json_object_get(params));
 	line = g_strconcat(json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
@@ -832,15 +1072,21 @@ static int ctl_send_request(Ctl *ctl, json_object *params)
 
 	len = strlen(line);
 	while (sent < len) {
-		gssize n = g_socket_send(ctl->socket, line + sent, len - sent, NULL, &error);
+		gssize n = g_socket_send_with_blocking(ctl->socket, line + sent, len - sent, TRUE,
+						       NULL, &error);
 
 		if (n < 0) {
-			ctl_warn("cannot send %s to the daemon: %s", ctl->method, error->message);
+			ctl_warn("cannot send %s to the daemon: %s", method, error->message);
 			return CTL_EXIT_LOST;
 		}
 		sent += (gsize)n;
 	}
 	return CTL_EXIT_OK;
+}
+
+static int ctl_send_request(Ctl *ctl, json_object *params)
+{
+	return ctl_send(ctl, CTL_REQUEST_ID, ctl->method, params);
 }
 
 static char *default_socket_path(void)
@@ -882,7 +1128,7 @@ static int run(Ctl *ctl, const char *socket_path, json_object *params)
 	if (ctl->timeout_s > 0)
 		ctl->timeout_id =
 		    g_timeout_add((guint)MIN(ctl->timeout_s * 1000.0, G_MAXUINT), on_timeout, ctl);
-	if (ctl->command->stream) {
+	if (ctl->command->stream || ctl->command->watch) {
 		g_unix_signal_add(SIGINT, on_signal, ctl);
 		g_unix_signal_add(SIGTERM, on_signal, ctl);
 	}
@@ -919,7 +1165,9 @@ static char *commands_summary(void)
 	    s, "\n"
 	       "CONN is a connection id, SID a session id, DEST a DN or a sip:/sips: URI.\n"
 	       "\"events\" subscribes (to the EVENTs named, else to all) and prints each\n"
-	       "notification as one JSON line until interrupted or the daemon closes.");
+	       "notification as one JSON line until interrupted or the daemon closes.\n"
+	       "\"watch\" shows the connections and sessions, redrawn on every change, until\n"
+	       "interrupted or the daemon closes (--json: the view as one JSON line).");
 	return g_string_free(s, FALSE);
 }
 
@@ -928,20 +1176,24 @@ static const char description[] =
     "when XDG_RUNTIME_DIR is set, else /run/softphoned/control.\n"
     "\n"
     "Exit status:\n"
-    "  0  success (events: ended by SIGINT or SIGTERM)\n"
+    "  0  success (events, watch: ended by SIGINT or SIGTERM)\n"
     "  1  the daemon answered with a JSON-RPC error, printed to stderr as\n"
     "     \"softphonectl: MESSAGE (KIND or CODE)\"\n"
     "  2  usage error: unknown command, bad arguments, JSON params that are not an object\n"
     "     or array\n"
     "  3  cannot connect to the daemon (no socket, connection refused, permission denied)\n"
     "  4  connection lost, no reply within --timeout, or a reply that cannot be read\n"
-    "     (events: the daemon closed the connection)";
+    "     (events, watch: the daemon closed the connection)\n"
+    "\n"
+    "Colour: --color=auto (the default) colours tables on a terminal unless NO_COLOR is\n"
+    "set or TERM is dumb; always, never. --json output is never coloured.";
 
 int main(int argc, char **argv)
 {
 	g_autofree char *socket_path = NULL;
 	gboolean json = FALSE;
 	gboolean version = FALSE;
+	g_autofree char *colour = NULL;
 	double timeout_s = CTL_DEFAULT_TIMEOUT_S;
 	GOptionEntry entries[] = {
 	    {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path, "The daemon's control socket",
@@ -951,6 +1203,8 @@ int main(int argc, char **argv)
 	    {"timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout_s,
 	     "Seconds to wait for a reply (default 10; 0 waits forever)", "SECONDS"},
 	    {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	    {"color", 0, 0, G_OPTION_ARG_STRING, &colour,
+	     "Colour tables: auto (on a terminal), always or never", "WHEN"},
 	    {"capture", 0, 0, G_OPTION_ARG_STRING, &opt_capture,
 	     "set-devices: the ALSA PCM to capture from (the microphone)", "NAME"},
 	    {"playback", 0, 0, G_OPTION_ARG_STRING, &opt_playback,
@@ -998,6 +1252,21 @@ int main(int argc, char **argv)
 		ctl_warn("--timeout must be a number of seconds, 0 or more");
 		return CTL_EXIT_USAGE;
 	}
+	if (colour == NULL || g_str_equal(colour, "auto")) {
+		const char *term = g_getenv("TERM");
+
+		use_colour = isatty(STDOUT_FILENO) && g_getenv("NO_COLOR") == NULL &&
+			     !(term != NULL && g_str_equal(term, "dumb"));
+	} else if (g_str_equal(colour, "always")) {
+		use_colour = TRUE;
+	} else if (g_str_equal(colour, "never")) {
+		use_colour = FALSE;
+	} else {
+		ctl_warn("--color must be auto, always or never");
+		return CTL_EXIT_USAGE;
+	}
+	if (json)
+		use_colour = FALSE;
 	command = find_command(args[0]);
 	if (command == NULL) {
 		ctl_warn("unknown command '%s'\nTry 'softphonectl --help'.", args[0]);
@@ -1025,7 +1294,21 @@ int main(int argc, char **argv)
 	if (socket_path == NULL)
 		socket_path = default_socket_path();
 
+	/* watch draws over the terminal from the top, the cursor hidden while it does. */
+	ctl.redraw_in_place = command->watch && !json && isatty(STDOUT_FILENO);
+	if (ctl.redraw_in_place) {
+		fputs("\033[?25l", stdout);
+		fflush(stdout);
+	}
+
 	rc = run(&ctl, socket_path, params);
+
+	if (ctl.redraw_in_place) {
+		fputs("\033[?25h\n", stdout);
+		fflush(stdout);
+	}
+	for (guint k = 0; k < WATCH_N; k++)
+		json_object_put(ctl.watch_view[k]);
 
 	if (ctl.loop != NULL)
 		g_main_loop_unref(ctl.loop);

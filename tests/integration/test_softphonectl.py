@@ -14,6 +14,9 @@ import pytest
 
 from softphoned import SOFTPHONECTL
 
+# The site fixtures (netns, site_factory) for the test with a real call.
+pytest_plugins = ["fixtures_sites"]
+
 # Guards against a hung process, never an assertion about speed.
 HANG_GUARD_S = 60
 
@@ -51,11 +54,12 @@ def free_udp_port():
 
 
 class Stream:
-    """A running `softphonectl events`, read line by line with a deadline."""
+    """A running `softphonectl events` (or another command), read line by line with a
+    deadline."""
 
-    def __init__(self, socket_path, *names):
+    def __init__(self, socket_path, *names, command=("events",)):
         self.proc = subprocess.Popen(
-            [SOFTPHONECTL, "--socket", str(socket_path), "events", *names],
+            [SOFTPHONECTL, "--socket", str(socket_path), *command, *names],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -435,3 +439,296 @@ def test_events_stream_connection_status_and_table(daemon):
         assert stream.interrupt() == EXIT_OK
     finally:
         stream.close()
+
+
+# ---- for people: colour on a terminal, watch, bash completion -------------------------------
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+CLEAR = "\x1b[H\x1b[2J"
+HIDE_CURSOR = "\x1b[?25l"
+SHOW_CURSOR = "\x1b[?25h"
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMPLETION = os.path.join(SOURCE, "completion", "softphonectl")
+
+
+class Tty:
+    """softphonectl with its stdout on a pseudo-terminal, read with a deadline."""
+
+    def __init__(self, *args, env=None):
+        import pty
+        master, slave = pty.openpty()
+        run_env = dict(os.environ, TERM="xterm")
+        run_env.pop("NO_COLOR", None)
+        run_env.pop("SOFTPHONED_SOCKET", None)
+        run_env.update(env or {})
+        self.proc = subprocess.Popen([SOFTPHONECTL, *[str(a) for a in args]], stdout=slave,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     env=run_env)
+        os.close(slave)
+        self.fd = master
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(master, selectors.EVENT_READ)
+        self.out = ""
+        self._eof = False
+
+    def _read(self, timeout):
+        if self._eof or not self._sel.select(timeout):
+            return False
+        try:
+            chunk = os.read(self.fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            chunk = b""
+        if not chunk:
+            self._eof = True
+            return False
+        self.out += chunk.decode(errors="replace")
+        return True
+
+    def wait_for(self, pred, timeout=30):
+        """Reads until pred(output so far) holds; TimeoutError if it never does."""
+        deadline = time.monotonic() + timeout
+        while not pred(self.out):
+            left = deadline - time.monotonic()
+            if left <= 0 or (not self._read(left) and self._eof):
+                raise TimeoutError(f"softphonectl never showed it; output: {self.out!r}")
+        return self.out
+
+    def finish(self):
+        """Reads to the end; the exit code."""
+        rc = self.proc.wait(HANG_GUARD_S)
+        while self._read(1):
+            pass
+        return rc
+
+    def frames(self):
+        """The views drawn so far (watch), without colour."""
+        return [SGR.sub("", f) for f in self.out.split(CLEAR)[1:]]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(HANG_GUARD_S)
+        self._sel.close()
+        os.close(self.fd)
+        self.proc.stderr.close()
+
+
+def tty_run(*args, env=None):
+    """Runs softphonectl to its end on a terminal: (exit code, output with \\r\\n as \\n)."""
+    t = Tty(*args, env=env)
+    try:
+        rc = t.finish()
+        return rc, t.out.replace("\r\n", "\n")
+    finally:
+        t.close()
+
+
+def add_unreachable_connection(daemon, cid):
+    """A connection to a UDP port nobody listens on; returns its server."""
+    server = f"127.0.0.1:{free_udp_port()}"
+    r = ctl(daemon.socket_path, "add-connection", "5001", server, "udp", f"connectionId={cid}")
+    assert r.returncode == EXIT_OK, r.stderr
+    return server
+
+
+def test_tables_coloured_on_a_terminal_plain_when_piped(daemon):
+    server = add_unreachable_connection(daemon, 4)
+    piped = ctl(daemon.socket_path, "connections")
+    assert piped.returncode == EXIT_OK and "\x1b" not in piped.stdout, piped.stdout
+
+    rc, out = tty_run("--socket", daemon.socket_path, "connections")
+    assert rc == EXIT_OK
+    lines = out.splitlines()
+    assert lines[0].startswith("\x1b[1mID") and lines[0].endswith("\x1b[0m"), lines[0]
+    row = next(line for line in lines if server in line)
+    status = SGR.sub("", row).split()[1]
+    colour = {"Registering": "33", "Failed": "31"}[status]
+    assert f"\x1b[{colour}m{status}\x1b[0m" in row, row
+    # Without the colour it is the piped table, columns aligned alike: the status starts
+    # under STATUS on every line.
+    plain = SGR.sub("", out)
+    assert plain.splitlines()[0].split() == piped.stdout.splitlines()[0].split()
+    col = plain.splitlines()[0].index("STATUS")
+    for line in plain.splitlines()[1:]:
+        assert line[col - 2:col] == "  " and line[col] != " ", (line, col)
+
+    # --json is the same on a terminal and in a pipe; NO_COLOR and --color=never are plain;
+    # --color=always colours a pipe.
+    rc, out = tty_run("--socket", daemon.socket_path, "--json", "connections")
+    assert rc == EXIT_OK and "\x1b" not in out
+    assert out.count("\n") == 1
+    on_tty = json.loads(out)
+    piped = json.loads(ctl(daemon.socket_path, "--json", "connections").stdout)
+    assert [sorted(c) for c in on_tty] == [sorted(c) for c in piped]
+    assert [(c["connectionId"], c["server"]) for c in on_tty] == [(4, server)]
+    for args, env in ((["connections"], {"NO_COLOR": "1"}),
+                      (["--color", "never", "connections"], None),
+                      (["connections"], {"TERM": "dumb"})):
+        rc, out = tty_run("--socket", daemon.socket_path, *args, env=env)
+        assert rc == EXIT_OK and "\x1b" not in out and server in out, (args, out)
+    r = ctl(daemon.socket_path, "--color=always", "connections")
+    assert r.returncode == EXIT_OK and "\x1b[1mID" in r.stdout
+    r = ctl(daemon.socket_path, "--color", "sometimes", "connections")
+    assert r.returncode == EXIT_USAGE and "--color" in r.stderr
+
+
+def test_watch_redraws_on_events_and_ends_on_ctrl_c(daemon):
+    t = Tty("--socket", daemon.socket_path, "watch")
+    try:
+        t.wait_for(lambda out: "(no calls)" in out)
+        first = t.frames()[-1]
+        assert "softphoned" in first and "0/0 sites ready, 0 calls" in first, first
+        assert first.splitlines()[2] == "Connections"
+        assert first.splitlines()[3].split() == ["ID", "STATUS", "USER", "SERVER",
+                                                 "PROTOCOL", "CODE/REASON"]
+        assert t.out.startswith(HIDE_CURSOR)
+
+        # A connection added by someone else shows up, redrawn from its event.
+        server = add_unreachable_connection(daemon, 4)
+        t.wait_for(lambda out: server in SGR.sub("", out.split(CLEAR)[-1]))
+        row = next(line for line in t.frames()[-1].splitlines() if server in line)
+        assert row.split()[:5] == ["4", row.split()[1], "5001", server, "udp"]
+        assert row.split()[1] in ("Registering", "Failed")
+        assert "/1 sites ready" in t.frames()[-1]
+
+        # And goes away when it is removed.
+        assert ctl(daemon.socket_path, "remove", "4").returncode == EXIT_OK
+        t.wait_for(lambda out: server not in out.split(CLEAR)[-1]
+                   and "(no calls)" in out.split(CLEAR)[-1])
+
+        t.proc.send_signal(signal.SIGINT)
+        assert t.finish() == EXIT_OK
+        assert t.out.endswith(SHOW_CURSOR + "\r\n"), t.out[-40:]
+        assert t.proc.stderr.read() == b""
+    finally:
+        t.close()
+
+
+def test_watch_ends_when_the_daemon_goes_away(daemon):
+    t = Tty("--socket", daemon.socket_path, "watch")
+    try:
+        t.wait_for(lambda out: "(no calls)" in out)
+        daemon.stop()
+        assert t.finish() == EXIT_LOST
+        assert t.out.endswith(SHOW_CURSOR + "\r\n")
+        assert b"closed the connection" in t.proc.stderr.read()
+    finally:
+        t.close()
+
+
+def test_watch_piped_prints_each_view_and_json_lines(daemon):
+    plain = subprocess.Popen([SOFTPHONECTL, "--socket", daemon.socket_path, "watch"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+    js = Stream(daemon.socket_path, command=("--json", "watch"))
+    try:
+        view = json.loads(js.readline())
+        assert set(view) == {"status", "connections", "sessions"}
+        assert view["connections"] == [] and view["sessions"] == []
+        assert view["status"]["pid"] == daemon.pid
+        wait_subscribers(daemon, 2)
+        server = add_unreachable_connection(daemon, 7)
+        while True:
+            view = json.loads(js.readline())
+            if view["connections"]:
+                break
+        assert [c["server"] for c in view["connections"]] == [server]
+
+        assert js.interrupt() == EXIT_OK
+        plain.send_signal(signal.SIGINT)
+        out, err = plain.communicate(timeout=HANG_GUARD_S)
+        assert plain.returncode == EXIT_OK, err
+        text = out.decode()
+        assert "\x1b" not in text
+        views = text.split("\n\n" + "softphoned ")
+        assert len(views) >= 2, text
+        assert server in views[-1] and "Ctrl-C" not in text
+    finally:
+        js.close()
+        if plain.poll() is None:
+            plain.kill()
+            plain.wait(HANG_GUARD_S)
+
+
+def complete(*words, env=None):
+    """What bash completes for softphonectl WORDS... (the last word is the one completed)."""
+    script = ("source \"$COMPLETION\"\n"
+              "COMP_WORDS=(softphonectl \"$@\"); COMP_CWORD=$#\n"
+              "COMP_LINE=\"${COMP_WORDS[*]}\"; COMP_POINT=${#COMP_LINE}\n"
+              "_softphonectl softphonectl \"${COMP_WORDS[COMP_CWORD]}\" "
+              "\"${COMP_WORDS[COMP_CWORD-1]}\"\n"
+              "printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    run_env = dict(os.environ, COMPLETION=COMPLETION,
+                   PATH=os.path.dirname(os.path.abspath(SOFTPHONECTL)) + ":"
+                   + os.environ.get("PATH", "/usr/bin:/bin"))
+    run_env.pop("SOFTPHONED_SOCKET", None)
+    run_env.update(env or {})
+    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", *words],
+                       capture_output=True, text=True, timeout=HANG_GUARD_S, env=run_env)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    return sorted(line for line in r.stdout.splitlines() if line)
+
+
+def test_completion_of_commands_and_options(tmp_path):
+    # Every command of --help, and nothing else.
+    r = ctl(None, "--help")
+    listed = re.findall(r"^  ([a-z][a-z-]*)(?: |$)", r.stdout.split("Commands:")[1]
+                        .split("\n\n")[0], re.M)
+    assert "watch" in listed
+    assert complete("") == sorted(listed + ["help"])
+    assert complete("h") == ["hangup", "help", "hold"]
+    assert complete("--col") == ["--color"]
+    assert complete("--color", "") == ["always", "auto", "never"]
+    assert complete("--json", "ev") == ["events"]
+    assert complete("events", "Sess") == ["SessionStatusChanged"]
+    assert complete("call", "GetS") == ["GetSessions", "GetStatus"]
+    assert complete("add-connection", "5001", "h:5060", "t") == ["tcp", "tls"]
+    assert complete("set-devices", "--ca") == ["--capture"]
+    assert complete("set-devices", "--p") == ["--playback"]
+    assert complete("dial", "--ca") == []
+    # No daemon: nothing to offer, and nothing printed.
+    absent = str(tmp_path / "absent")
+    assert complete("--socket", absent, "answer", "") == []
+    assert complete("--socket", absent, "enable", "") == []
+
+
+
+def test_completion_and_watch_of_a_real_call(netns, site_factory, daemon_factory, tmp_path):
+    from test_calls import Env
+    env = Env(netns, site_factory, daemon_factory, tmp_path)
+    try:
+        env.start()
+        sock = str(env.daemon.socket_path)
+        t = Tty("--socket", sock, "watch")
+        try:
+            t.wait_for(lambda out: "2/2 sites ready, 0 calls" in SGR.sub("", out))
+            env.farend("uas-ring")
+            sid = env.dial("9001", 1)["sessionId"]
+            env.wait_session("InProgress", sid)
+            t.wait_for(lambda out: "1 call" in SGR.sub("", out.split(CLEAR)[-1])
+                       and "InProgress" in out.split(CLEAR)[-1])
+            frame = t.out.split(CLEAR)[-1]
+            assert "\x1b[33mInProgress\x1b[0m" in frame
+            sessions = SGR.sub("", frame).split("\nSessions\r\n")[1]
+            assert sessions.splitlines()[0].split() == ["ID", "CONN", "STATUS", "DIRECTION",
+                                                        "REMOTE", "REASON"]
+            row = next(line for line in sessions.splitlines() if line.startswith(sid + " "))
+            assert row.split()[:5] == [sid, "1", "InProgress", "outbound", "9001"], row
+            t.proc.send_signal(signal.SIGINT)
+            assert t.finish() == EXIT_OK
+        finally:
+            t.close()
+
+        # Session ids and connection ids, from the daemon named on the command line or in
+        # the environment.
+        for cmd in ("answer", "hangup", "hold", "retrieve", "stats", "dtmf", "transfer"):
+            assert complete("--socket", sock, cmd, "") == [sid], cmd
+        assert complete(f"--socket={sock}", "hangup", sid[0]) == [sid]
+        assert complete("hangup", "", env={"SOFTPHONED_SOCKET": sock}) == [sid]
+        assert complete("--socket", sock, "dtmf", sid, "") == []
+        for cmd in ("dial", "enable", "disable", "remove"):
+            assert complete("-s", sock, cmd, "") == ["0", "1"], cmd
+        assert complete("-s", sock, "dial", "0", "") == []
+        env.hangup(sid)
+    finally:
+        env.close()
