@@ -8,6 +8,7 @@ import shutil
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -65,8 +66,30 @@ class Browser:
     def finds(self, css):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
+    def _fresh(self, css, use):
+        """use(element) on the element css finds now, found again if the page rebuilt it
+        in between (the page redraws its cards on every event); None when it is not there."""
+        for _ in range(20):
+            els = self.finds(css)
+            if not els:
+                return None
+            try:
+                return use(els[0])
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept being replaced")
+
     def click(self, css):
-        self.find(css).click()
+        if self._fresh(css, lambda e: e.click() or True) is None:
+            raise AssertionError(f"nothing to click at {css}")
+
+    def attr(self, css, name):
+        """An attribute of the element at css, None when there is none."""
+        return self._fresh(css, lambda e: e.get_attribute(name))
+
+    def text(self, css):
+        """The visible text of the element at css, None when there is none."""
+        return self._fresh(css, lambda e: e.text)
 
     def wait(self, what, cond, timeout=30):
         """Waits (bounded) until cond(driver) is true; the failure names what and shows the

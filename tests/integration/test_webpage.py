@@ -32,8 +32,7 @@ def token_of(daemon):
 
 
 def status_of(browser, css):
-    els = browser.finds(css)
-    return els[0].get_attribute("data-status") if els else None
+    return browser.attr(css, "data-status")
 
 
 @pytest.fixture
@@ -62,26 +61,27 @@ def test_agent_page_dials_and_follows_a_site_failure(netns, site_factory, daemon
                     and status_of(br, "#connection-1") == "Ready")
             # The token left the address bar and the history at once.
             assert token not in br.driver.current_url
-            assert br.find("#connection-0").text.startswith(f"#0 {DN}@{a.server}")
+            assert br.text("#connection-0").startswith(f"#0 {DN}@{a.server}")
             print("screenshot:", br.screenshot("1-registered"))
 
             # Dial 9001 from connection 0 with the pad.
             for k in "9001":
                 br.click(f'#pad button[data-digit="{k}"]')
-            assert br.find("#destination").get_attribute("value") == "9001"
-            br.find('#dial-connection option[value="0"]').click()
+            assert br.attr("#destination", "value") == "9001"
+            br.click('#dial-connection option[value="0"]')
             br.click("#dial")
-            card = br.wait_css('#sessions li[data-status="Connected"]')[0]
-            sid = card.get_attribute("id").removeprefix("session-")
+            br.wait_css('#sessions li[data-status="Connected"]')
+            sid = br.attr('#sessions li[data-status="Connected"]', "id").removeprefix("session-")
             ev = ctl.wait_event("SessionStatusChanged",
                                 lambda p: p["sessionId"] == sid and p["status"] == "Connected")
             assert ev["connectionId"] == 0 and ev["remote"]["dn"] == "9001"
-            assert f"connection #0" in card.text and "9001" in card.text
+            card = br.text(f"#session-{sid}")
+            assert "connection #0" in card and "9001" in card
             assert not br.finds(f"#session-{sid} [data-role=failover]")
             # Live statistics and the call timer.
             br.wait_css(f"#session-{sid} [data-role=stats][data-codec]")
-            br.wait("the call timer", lambda d: br.find(
-                f"#session-{sid} [data-role=timer]").text.strip().startswith("00:0"))
+            br.wait("the call timer", lambda d: (br.text(
+                f"#session-{sid} [data-role=timer]") or "").strip().startswith("00:0"))
             print("screenshot:", br.screenshot("2-connected"))
 
             br.click(f'#session-{sid} button[data-action="Hangup"]')
@@ -99,16 +99,19 @@ def test_agent_page_dials_and_follows_a_site_failure(netns, site_factory, daemon
                     timeout=WAIT)
             failed = ctl.wait_event("ConnectionStatusChanged",
                                     lambda p: p["connectionId"] == 0 and p["status"] == "Failed")
-            text = br.find("#connection-0").text
+            text = br.text("#connection-0")
             assert f"last: {failed['code']}" in text
-            assert "bad" in br.find("#connection-0").get_attribute("class")
+            assert "bad" in br.attr("#connection-0", "class")
             assert status_of(br, "#connection-1") == "Ready"
+            if failed["retryInMs"] is not None:
+                br.wait("a retry countdown", lambda d: "retry in" in (br.text(
+                    "#connection-0 [data-role=retry]") or ""))
             print("screenshot:", br.screenshot("3-site-a-failed"))
 
             a.start()
             br.wait("connection 0 Ready again",
                     lambda d: status_of(br, "#connection-0") == "Ready", timeout=WAIT)
-            assert "ok" in br.find("#connection-0").get_attribute("class")
+            assert "ok" in br.attr("#connection-0", "class")
             print("screenshot:", br.screenshot("4-site-a-back"))
             assert br.console_errors() == []
     finally:
