@@ -1,7 +1,9 @@
 /*
- * A GIOStream that counts what is written through it. The WebSocket transport hands it to
- * libsoup, which keeps its own queue of frames and says nothing of how much of it is still
- * waiting: the count of bytes actually taken by the socket tells how far a client lags.
+ * A GIOStream that counts what goes through it. The WebSocket transport hands it to libsoup,
+ * which keeps its own queue of outgoing frames and says nothing of how much of it is still
+ * waiting: the count of bytes actually taken by the socket tells how far a client lags. And
+ * libsoup (3.2) puts the fragments of an incoming message together without a bound: a cap on
+ * the bytes read between two messages keeps a client from growing that without end.
  */
 #include "protocol/counting-stream.h"
 
@@ -14,9 +16,20 @@ struct _SpCountingOutput {
 	guint64 written;
 };
 
+#define SP_TYPE_COUNTING_INPUT (sp_counting_input_get_type())
+G_DECLARE_FINAL_TYPE(SpCountingInput, sp_counting_input, SP, COUNTING_INPUT, GInputStream)
+
+struct _SpCountingInput {
+	GInputStream parent;
+	GInputStream *base;
+	gsize limit;
+	gsize read; /* since the last reset */
+};
+
 struct _SpCountingStream {
 	GIOStream parent;
 	GIOStream *base;
+	SpCountingInput *input;
 	SpCountingOutput *output;
 };
 
@@ -25,7 +38,111 @@ static void counting_output_pollable_init(GPollableOutputStreamInterface *iface)
 G_DEFINE_TYPE_WITH_CODE(SpCountingOutput, sp_counting_output, G_TYPE_OUTPUT_STREAM,
 			G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_OUTPUT_STREAM,
 					      counting_output_pollable_init))
+static void counting_input_pollable_init(GPollableInputStreamInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(SpCountingInput, sp_counting_input, G_TYPE_INPUT_STREAM,
+			G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_INPUT_STREAM,
+					      counting_input_pollable_init))
 G_DEFINE_TYPE(SpCountingStream, sp_counting_stream, G_TYPE_IO_STREAM)
+
+/* ---- input ---------------------------------------------------------------------------------- */
+
+static gboolean counting_input_over(SpCountingInput *self, GError **error)
+{
+	if (self->read <= self->limit)
+		return FALSE;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+		    "more than %" G_GSIZE_FORMAT " bytes without a complete message", self->limit);
+	return TRUE;
+}
+
+static gssize counting_input_read(GInputStream *stream, void *buffer, gsize count,
+				  GCancellable *cancellable, GError **error)
+{
+	SpCountingInput *self = SP_COUNTING_INPUT(stream);
+	gssize n;
+
+	if (counting_input_over(self, error))
+		return -1;
+	n = g_input_stream_read(self->base, buffer, count, cancellable, error);
+	if (n > 0)
+		self->read += (gsize)n;
+	return n;
+}
+
+static gboolean counting_input_close(GInputStream *stream, GCancellable *cancellable,
+				     GError **error)
+{
+	return TRUE;
+}
+
+static gboolean counting_input_can_poll(GPollableInputStream *stream)
+{
+	SpCountingInput *self = SP_COUNTING_INPUT(stream);
+
+	return G_IS_POLLABLE_INPUT_STREAM(self->base) &&
+	       g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(self->base));
+}
+
+static gboolean counting_input_is_readable(GPollableInputStream *stream)
+{
+	return g_pollable_input_stream_is_readable(
+	    G_POLLABLE_INPUT_STREAM(SP_COUNTING_INPUT(stream)->base));
+}
+
+static GSource *counting_input_create_source(GPollableInputStream *stream,
+					     GCancellable *cancellable)
+{
+	SpCountingInput *self = SP_COUNTING_INPUT(stream);
+	g_autoptr(GSource) base = g_pollable_input_stream_create_source(
+	    G_POLLABLE_INPUT_STREAM(self->base), cancellable);
+
+	return g_pollable_source_new_full(stream, base, cancellable);
+}
+
+static gssize counting_input_read_nonblocking(GPollableInputStream *stream, void *buffer,
+					      gsize count, GError **error)
+{
+	SpCountingInput *self = SP_COUNTING_INPUT(stream);
+	gssize n;
+
+	if (counting_input_over(self, error))
+		return -1;
+	n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(self->base), buffer,
+						     count, NULL, error);
+	if (n > 0)
+		self->read += (gsize)n;
+	return n;
+}
+
+static void counting_input_pollable_init(GPollableInputStreamInterface *iface)
+{
+	iface->can_poll = counting_input_can_poll;
+	iface->is_readable = counting_input_is_readable;
+	iface->create_source = counting_input_create_source;
+	iface->read_nonblocking = counting_input_read_nonblocking;
+}
+
+static void counting_input_finalize(GObject *object)
+{
+	g_clear_object(&SP_COUNTING_INPUT(object)->base);
+	G_OBJECT_CLASS(sp_counting_input_parent_class)->finalize(object);
+}
+
+static void sp_counting_input_class_init(SpCountingInputClass *klass)
+{
+	GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS(klass);
+
+	G_OBJECT_CLASS(klass)->finalize = counting_input_finalize;
+	stream_class->read_fn = counting_input_read;
+	stream_class->close_fn = counting_input_close;
+}
+
+static void sp_counting_input_init(SpCountingInput *self)
+{
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
 
 static gssize counting_output_write(GOutputStream *stream, const void *buffer, gsize count,
 				    GCancellable *cancellable, GError **error)
@@ -116,9 +233,11 @@ static void sp_counting_output_init(SpCountingOutput *self)
 {
 }
 
+/* ---- the pair ------------------------------------------------------------------------------- */
+
 static GInputStream *counting_stream_get_input(GIOStream *stream)
 {
-	return g_io_stream_get_input_stream(SP_COUNTING_STREAM(stream)->base);
+	return G_INPUT_STREAM(SP_COUNTING_STREAM(stream)->input);
 }
 
 static GOutputStream *counting_stream_get_output(GIOStream *stream)
@@ -162,6 +281,7 @@ static void counting_stream_finalize(GObject *object)
 {
 	SpCountingStream *self = SP_COUNTING_STREAM(object);
 
+	g_clear_object(&self->input);
 	g_clear_object(&self->output);
 	g_clear_object(&self->base);
 	G_OBJECT_CLASS(sp_counting_stream_parent_class)->finalize(object);
@@ -183,11 +303,14 @@ static void sp_counting_stream_init(SpCountingStream *self)
 {
 }
 
-GIOStream *sp_counting_stream_new(GIOStream *base)
+GIOStream *sp_counting_stream_new(GIOStream *base, gsize read_limit)
 {
 	SpCountingStream *self = g_object_new(SP_TYPE_COUNTING_STREAM, NULL);
 
 	self->base = g_object_ref(base);
+	self->input = g_object_new(SP_TYPE_COUNTING_INPUT, NULL);
+	self->input->base = g_object_ref(g_io_stream_get_input_stream(base));
+	self->input->limit = read_limit;
 	self->output = g_object_new(SP_TYPE_COUNTING_OUTPUT, NULL);
 	self->output->base = g_object_ref(g_io_stream_get_output_stream(base));
 	return G_IO_STREAM(self);
@@ -196,4 +319,9 @@ GIOStream *sp_counting_stream_new(GIOStream *base)
 guint64 sp_counting_stream_get_written(SpCountingStream *stream)
 {
 	return stream->output->written;
+}
+
+void sp_counting_stream_reset_read(SpCountingStream *stream)
+{
+	stream->input->read = 0;
 }

@@ -1,4 +1,4 @@
-/* A GIOStream that passes everything to another and counts the bytes written through it. */
+/* A GIOStream that passes everything to another, counts what is written and bounds what is read. */
 #pragma once
 
 #include <gio/gio.h>
@@ -9,12 +9,15 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(SpCountingStream, sp_counting_stream, SP, COUNTING_STREAM, GIOStream)
 
 /*
- * Wraps base (a reference is taken): reads go to base's input stream as they are; writes, also
- * the non-blocking ones of a pollable stream, go to base's output stream and are counted.
+ * Wraps base (a reference is taken): reads and writes, also the non-blocking ones of pollable
+ * streams, go to base's streams and are counted. Once more than read_limit bytes have been read
+ * since the last sp_counting_stream_reset_read(), reads fail (G_IO_ERROR_MESSAGE_TOO_LARGE).
  * Closing the wrapper closes base.
  */
-GIOStream *sp_counting_stream_new(GIOStream *base);
+GIOStream *sp_counting_stream_new(GIOStream *base, gsize read_limit);
 /* Bytes the base output stream has taken so far. */
 guint64 sp_counting_stream_get_written(SpCountingStream *stream);
+/* Starts counting reads against the limit afresh. */
+void sp_counting_stream_reset_read(SpCountingStream *stream);
 
 G_END_DECLS

@@ -23,6 +23,11 @@
 #define TOKEN_BYTES 32
 #define TOKEN_MAX_FILE 4096
 #define TOKEN_MIN_LEN 16
+/*
+ * Most bytes read between two complete messages: a message of SP_RPC_MAX_LINE in fragments of
+ * 16 bytes or more, with their headers, or pings. libsoup holds the fragments until the last.
+ */
+#define READ_LIMIT (4 * SP_RPC_MAX_LINE)
 
 typedef struct _SpWsClient SpWsClient;
 
@@ -230,6 +235,13 @@ char *sp_rpc_websocket_load_token(const char *path, char **source, GError **erro
 
 /* ---- clients ------------------------------------------------------------------------------- */
 
+/* A client libsoup has begun to close (an error, a close frame) is done with too. */
+static gboolean client_is_open(SpWsClient *c)
+{
+	return !c->closing &&
+	       soup_websocket_connection_get_state(c->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
 static void client_free(SpWsClient *c)
 {
 	g_signal_handlers_disconnect_by_data(c->conn, c);
@@ -271,7 +283,7 @@ static void client_send(SpWsClient *c, GBytes *text)
 	/* libsoup's own frames (pongs, close) are written but not handed: never below 0. */
 	guint64 unsent = c->handed > written ? c->handed - written : 0;
 
-	if (c->closing)
+	if (!client_is_open(c))
 		return;
 	if (unsent + frame_size(len) > SP_RPC_MAX_UNSENT) {
 		g_message("websocket client %u: more than %d bytes of output not taken; closing it",
@@ -366,8 +378,20 @@ static void on_message(SoupWebsocketConnection *conn, gint type, GBytes *message
 	gsize reply_len = 0;
 	char *reply;
 
+	sp_counting_stream_reset_read(c->stream);
 	if (c->closing)
 		return;
+	if (len > SP_RPC_MAX_LINE) {
+		/* libsoup bounds each frame, not a message made of fragments. */
+		g_message("websocket client %u: message longer than %d bytes; closing it", c->id,
+			  SP_RPC_MAX_LINE);
+		client_send_json(c, sp_rpc_build_error(NULL, SP_RPC_INVALID_REQUEST,
+						       "Invalid Request: message longer than "
+						       "65536 bytes",
+						       NULL));
+		client_close(c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+		return;
+	}
 	if (type != SOUP_WEBSOCKET_DATA_TEXT) {
 		client_close(c, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA,
 			     "one JSON-RPC text per text message");
@@ -417,7 +441,7 @@ static guint count_open(SpRpcWebsocket *ws)
 	guint n = 0;
 
 	for (GList *l = ws->clients.head; l != NULL; l = l->next)
-		n += !((SpWsClient *)l->data)->closing;
+		n += client_is_open(l->data);
 	return n;
 }
 
@@ -434,7 +458,7 @@ static void on_upgraded(SoupServerMessage *msg, gpointer user_data)
 
 	g_object_ref(msg);
 	base = soup_server_message_steal_connection(msg);
-	counting = sp_counting_stream_new(base);
+	counting = sp_counting_stream_new(base, READ_LIMIT);
 	c->ws = ws;
 	c->id = ++ws->next_id;
 	c->link.data = c;
@@ -597,7 +621,7 @@ static gboolean ws_wants(gpointer transport, const char *event)
 	for (GList *l = ws->clients.head; l != NULL; l = l->next) {
 		SpWsClient *c = l->data;
 
-		if (!c->closing && sp_rpc_subscription_admits(&c->sub, event))
+		if (client_is_open(c) && sp_rpc_subscription_admits(&c->sub, event))
 			return TRUE;
 	}
 	return FALSE;
@@ -613,7 +637,7 @@ static void ws_send_event(gpointer transport, const char *event, GBytes *line)
 		SpWsClient *c = l->data;
 
 		/* client_send() may start closing c, never frees it. */
-		if (!c->closing && sp_rpc_subscription_admits(&c->sub, event))
+		if (client_is_open(c) && sp_rpc_subscription_admits(&c->sub, event))
 			client_send(c, text);
 	}
 }
@@ -631,7 +655,7 @@ static guint ws_count_subscribers(gpointer transport)
 	for (GList *l = ws->clients.head; l != NULL; l = l->next) {
 		SpWsClient *c = l->data;
 
-		n += !c->closing && c->sub.subscribed;
+		n += client_is_open(c) && c->sub.subscribed;
 	}
 	return n;
 }
