@@ -819,7 +819,7 @@ static const char *const policy_connection_keys[] = {
 };
 
 static const char *const daemon_keys[] = {
-    "socket",	    "log-level",	 "shutdown-timeout",	 "rtp-port-min",
+    "socket",	    "log-level", "shutdown-timeout",  "rtp-port-min",
     "rtp-port-max", "websocket", "websocket-origins", "websocket-token-file",
 };
 static const char *const policy_keys[] = {
@@ -924,7 +924,8 @@ static gboolean set_websocket(SpDaemonConfig *d, const char *v, GError **error)
 		return invalid(error, "must be ADDRESS:PORT, e.g. 127.0.0.1:8088 (got \"%s\")", q);
 	if (v[0] == '[') {
 		if (colon[-1] != ']')
-			return invalid(error, "must be [IPv6]:PORT, e.g. [::1]:8088 (got \"%s\")", q);
+			return invalid(error, "must be [IPv6]:PORT, e.g. [::1]:8088 (got \"%s\")",
+				       q);
 		host = g_strndup(v + 1, (gsize)(colon - v - 2));
 		loopback = inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 	} else {
@@ -958,14 +959,15 @@ static gboolean set_websocket_origins(SpDaemonConfig *d, const char *v, GError *
 			continue;
 		rest = g_str_has_prefix(o, "http://")	 ? o + strlen("http://")
 		       : g_str_has_prefix(o, "https://") ? o + strlen("https://")
-							  : NULL;
+							 : NULL;
 		if (rest == NULL || *rest == '\0' || strpbrk(rest, "/?#* ") != NULL) {
 			g_autofree char *q = sp_config_quote(o);
 
-			return invalid(error,
-				       "each origin must be http://HOST[:PORT] or https://HOST[:PORT], "
-				       "exactly as a browser sends it, with no path (got \"%s\")",
-				       q);
+			return invalid(
+			    error,
+			    "each origin must be http://HOST[:PORT] or https://HOST[:PORT], "
+			    "exactly as a browser sends it, with no path (got \"%s\")",
+			    q);
 		}
 		g_ptr_array_add(origins, g_strdup(o));
 	}
@@ -987,8 +989,8 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 	if (strcmp(key, "websocket-origins") == 0)
 		return set_websocket_origins(d, v, error);
 	if (strcmp(key, "socket") == 0 || strcmp(key, "websocket-token-file") == 0) {
-		char **field = strcmp(key, "socket") == 0 ? &d->socket_path
-							  : &d->websocket_token_file;
+		char **field =
+		    strcmp(key, "socket") == 0 ? &d->socket_path : &d->websocket_token_file;
 
 		if (*v != '\0' && (!check_text(v, error)))
 			return FALSE;

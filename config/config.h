@@ -66,7 +66,8 @@ typedef struct {
 	guint rtp_port_max;  /* default 32767 */
 	/* The WebSocket transport: "127.0.0.1:8088" or "[::1]:8088" (loopback only); NULL: off. */
 	char *websocket;
-	char **websocket_origins;   /* exact Origin values allowed besides the page's own; NULL: none */
+	/* Exact Origin values allowed besides the page's own; NULL: none. */
+	char **websocket_origins;
 	char *websocket_token_file; /* absolute; NULL: beside the control socket */
 } SpDaemonConfig;
 

@@ -146,18 +146,17 @@ static gboolean start_websocket(SpDaemon *d, const SpConfig *config, const char 
 	if (dc->websocket_token_file != NULL) {
 		token_path = g_strdup(dc->websocket_token_file);
 	} else {
-		g_autofree char *dir = g_path_get_dirname(
-		    sp_rpc_server_get_path(d->server) ? sp_rpc_server_get_path(d->server)
-						      : socket_path);
+		g_autofree char *dir = g_path_get_dirname(sp_rpc_server_get_path(d->server)
+							      ? sp_rpc_server_get_path(d->server)
+							      : socket_path);
 
 		token_path = g_build_filename(dir, "websocket-token", NULL);
 	}
 	token = sp_rpc_websocket_load_token(token_path, &source, error);
 	if (token == NULL)
 		return FALSE;
-	d->websocket = sp_rpc_websocket_new(d->server, dc->websocket,
-					    (const char *const *)dc->websocket_origins, token,
-					    error);
+	d->websocket = sp_rpc_websocket_new(
+	    d->server, dc->websocket, (const char *const *)dc->websocket_origins, token, error);
 	explicit_bzero(token, strlen(token));
 	g_free(token);
 	if (d->websocket == NULL)

@@ -94,8 +94,8 @@ static GSource *counting_input_create_source(GPollableInputStream *stream,
 					     GCancellable *cancellable)
 {
 	SpCountingInput *self = SP_COUNTING_INPUT(stream);
-	g_autoptr(GSource) base = g_pollable_input_stream_create_source(
-	    G_POLLABLE_INPUT_STREAM(self->base), cancellable);
+	g_autoptr(GSource) base =
+	    g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(self->base), cancellable);
 
 	return g_pollable_source_new_full(stream, base, cancellable);
 }

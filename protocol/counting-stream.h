@@ -1,4 +1,4 @@
-/* A GIOStream that passes everything to another, counts what is written and bounds what is read. */
+/* A GIOStream that passes everything to another, counts what is written, bounds what is read. */
 #pragma once
 
 #include <gio/gio.h>

@@ -358,7 +358,8 @@ static gboolean client_take_auth(SpWsClient *c, const char *data, gsize len)
 	req = !msg->batch && msg->error_code == 0 && msg->requests->len == 1
 		  ? g_ptr_array_index(msg->requests, 0)
 		  : NULL;
-	if (req != NULL && req->type != SP_RPC_INVALID && strcmp(req->method, "Authenticate") == 0) {
+	if (req != NULL && req->type != SP_RPC_INVALID &&
+	    strcmp(req->method, "Authenticate") == 0) {
 		client_authenticate(c, req);
 		return TRUE;
 	}
@@ -399,8 +400,8 @@ static void on_message(SoupWebsocketConnection *conn, gint type, GBytes *message
 	}
 	if (client_take_auth(c, data, len))
 		return;
-	reply = sp_rpc_handle_line(sp_rpc_server_get_dispatcher(c->ws->server), &c->sub, data,
-				   len, &reply_len);
+	reply = sp_rpc_handle_line(sp_rpc_server_get_dispatcher(c->ws->server), &c->sub, data, len,
+				   &reply_len);
 	if (reply != NULL) {
 		g_autoptr(GBytes) text = g_bytes_new_take(reply, reply_len > 0 ? reply_len - 1 : 0);
 
@@ -449,8 +450,8 @@ static guint count_open(SpRpcWebsocket *ws)
 static void on_upgraded(SoupServerMessage *msg, gpointer user_data)
 {
 	SpRpcWebsocket *ws = user_data;
-	const char *origin = soup_message_headers_get_one(
-	    soup_server_message_get_request_headers(msg), "Origin");
+	const char *origin =
+	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Origin");
 	gboolean authenticated = GPOINTER_TO_INT(g_object_get_data(G_OBJECT(msg), "sp-authed"));
 	g_autoptr(GIOStream) base = NULL;
 	g_autoptr(GIOStream) counting = NULL;
@@ -463,9 +464,9 @@ static void on_upgraded(SoupServerMessage *msg, gpointer user_data)
 	c->id = ++ws->next_id;
 	c->link.data = c;
 	c->stream = SP_COUNTING_STREAM(g_object_ref(counting));
-	c->conn = soup_websocket_connection_new(counting, soup_server_message_get_uri(msg),
-						SOUP_WEBSOCKET_CONNECTION_SERVER, origin, NULL,
-						NULL);
+	c->conn =
+	    soup_websocket_connection_new(counting, soup_server_message_get_uri(msg),
+					  SOUP_WEBSOCKET_CONNECTION_SERVER, origin, NULL, NULL);
 	c->authenticated = authenticated;
 	g_object_unref(msg);
 	soup_websocket_connection_set_max_incoming_payload_size(c->conn, SP_RPC_MAX_LINE);
@@ -539,8 +540,9 @@ static void on_rpc(SoupServer *soup, SoupServerMessage *msg, const char *path, G
 	}
 	if (origin == NULL && bearer == NULL) {
 		g_message("websocket upgrade refused: no Origin and no token");
-		respond(msg, SOUP_STATUS_UNAUTHORIZED,
-			"Unauthorized: a client without Origin must send Authorization: Bearer TOKEN");
+		respond(
+		    msg, SOUP_STATUS_UNAUTHORIZED,
+		    "Unauthorized: a client without Origin must send Authorization: Bearer TOKEN");
 		return;
 	}
 	if (bearer != NULL && !sp_rpc_websocket_token_equal(ws->token, bearer)) {
@@ -550,7 +552,8 @@ static void on_rpc(SoupServer *soup, SoupServerMessage *msg, const char *path, G
 	}
 	if (count_open(ws) >= SP_RPC_MAX_CLIENTS) {
 		g_message("websocket upgrade refused: already %d clients", SP_RPC_MAX_CLIENTS);
-		respond(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Service Unavailable: too many clients");
+		respond(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+			"Service Unavailable: too many clients");
 		return;
 	}
 	if (!soup_websocket_server_process_handshake(msg, NULL, NULL, NULL, NULL))
@@ -597,11 +600,11 @@ static void on_page(SoupServer *soup, SoupServerMessage *msg, const char *path, 
 				      G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
 	g_assert(data != NULL);
 	/* Nothing but our own files, and no framing by another page (clickjacking). */
-	csp = g_strdup_printf("default-src 'none'; script-src 'self'; style-src 'self'; "
-			      "img-src 'self' data:; connect-src ws://%s; frame-ancestors 'none'; "
-			      "base-uri 'none'; form-action 'none'",
-			      soup_message_headers_get_one(
-				  soup_server_message_get_request_headers(msg), "Host"));
+	csp = g_strdup_printf(
+	    "default-src 'none'; script-src 'self'; style-src 'self'; "
+	    "img-src 'self' data:; connect-src ws://%s; frame-ancestors 'none'; "
+	    "base-uri 'none'; form-action 'none'",
+	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host"));
 	soup_message_headers_replace(out, "Content-Security-Policy", csp);
 	soup_message_headers_replace(out, "X-Frame-Options", "DENY");
 	soup_message_headers_replace(out, "X-Content-Type-Options", "nosniff");
@@ -672,12 +675,11 @@ static void set_names(SpRpcWebsocket *ws, const char *const *origins)
 	g_autoptr(GStrvBuilder) hosts = g_strv_builder_new();
 	g_autoptr(GStrvBuilder) all = g_strv_builder_new();
 	const char *colon = strrchr(ws->address, ':');
-	gboolean is_default = g_str_has_prefix(ws->address, "127.0.0.1:") ||
-			      g_str_has_prefix(ws->address, "[::1]:");
+	gboolean is_default =
+	    g_str_has_prefix(ws->address, "127.0.0.1:") || g_str_has_prefix(ws->address, "[::1]:");
 
 	g_strv_builder_add(hosts, ws->address);
-	if (is_default)
-	{
+	if (is_default) {
 		g_autofree char *local = g_strconcat("localhost", colon, NULL);
 
 		g_strv_builder_add(hosts, local);
@@ -694,8 +696,7 @@ static void set_names(SpRpcWebsocket *ws, const char *const *origins)
 }
 
 SpRpcWebsocket *sp_rpc_websocket_new(SpRpcServer *server, const char *address,
-				     const char *const *origins, const char *token,
-				     GError **error)
+				     const char *const *origins, const char *token, GError **error)
 {
 	g_autoptr(SpRpcWebsocket) ws = g_new0(SpRpcWebsocket, 1);
 	g_autoptr(GSocketConnectable) where = NULL;

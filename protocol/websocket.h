@@ -1,4 +1,4 @@
-/* The WebSocket transport: the control protocol over ws://127.0.0.1:PORT/rpc, the agent page at /. */
+/* The WebSocket transport: the control protocol at ws://127.0.0.1:PORT/rpc, the agent page at /. */
 #pragma once
 
 #include <glib.h>
@@ -21,8 +21,7 @@ typedef struct _SpRpcWebsocket SpRpcWebsocket;
  * second transport. token is copied.
  */
 SpRpcWebsocket *sp_rpc_websocket_new(SpRpcServer *server, const char *address,
-				     const char *const *origins, const char *token,
-				     GError **error);
+				     const char *const *origins, const char *token, GError **error);
 void sp_rpc_websocket_free(SpRpcWebsocket *ws);
 
 /* The URL of the agent page, e.g. "http://127.0.0.1:8088/". Transfer full. */
