@@ -2053,14 +2053,16 @@ static void test_keyfile_websocket(Fixture *f, gconstpointer data)
 
 static void test_errors_websocket(Fixture *f, gconstpointer data)
 {
-	static const char *const not_loopback[] = {"0.0.0.0:8088", "10.1.2.3:8088", "[::]:8088",
-						   "[fe80::1]:8088", "localhost:8088",
-						   "128.0.0.1:80"};
+	static const char *const not_loopback[] = {"0.0.0.0:8088",   "10.1.2.3:8088",
+						   "[::]:8088",	     "[fe80::1]:8088",
+						   "localhost:8088", "128.0.0.1:80"};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(not_loopback); i++) {
-		g_autofree char *text = g_strdup_printf("[daemon]\nwebsocket=%s\n", not_loopback[i]);
+		g_autofree char *text =
+		    g_strdup_printf("[daemon]\nwebsocket=%s\n", not_loopback[i]);
 		g_autofree char *want = g_strdup_printf(
-		    "2: [daemon] websocket: must be a loopback address (127.0.0.0/8 or [::1]) and a "
+		    "2: [daemon] websocket: must be a loopback address (127.0.0.0/8 or [::1]) and "
+		    "a "
 		    "port; anything else would open the phone to the network (got \"%s\")",
 		    not_loopback[i]);
 
@@ -2071,10 +2073,10 @@ static void test_errors_websocket(Fixture *f, gconstpointer data)
 		     "\"127.0.0.1\")");
 	expect_error(f, "[daemon]\nwebsocket=127.0.0.1:0\n", SP_CONFIG_ERROR_INVALID,
 		     "2: [daemon] websocket: must be at least 1 (got \"0\")");
-	expect_error(f, "[daemon]\nwebsocket=[::1:80\n", SP_CONFIG_ERROR_INVALID,
-		     "2: [daemon] websocket: must be [IPv6]:PORT, e.g. [::1]:8088 (got \"[::1:80\")");
-	expect_error(f, "[daemon]\nwebsocket-origins=https://a.example/\n",
-		     SP_CONFIG_ERROR_INVALID,
+	expect_error(
+	    f, "[daemon]\nwebsocket=[::1:80\n", SP_CONFIG_ERROR_INVALID,
+	    "2: [daemon] websocket: must be [IPv6]:PORT, e.g. [::1]:8088 (got \"[::1:80\")");
+	expect_error(f, "[daemon]\nwebsocket-origins=https://a.example/\n", SP_CONFIG_ERROR_INVALID,
 		     "2: [daemon] websocket-origins: each origin must be http://HOST[:PORT] or "
 		     "https://HOST[:PORT], exactly as a browser sends it, with no path (got "
 		     "\"https://a.example/\")");
