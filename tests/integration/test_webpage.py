@@ -21,6 +21,7 @@ pytest_plugins = ["fixtures_sites"]
 
 DN = "5001"
 FAREND = "127.0.0.10:5070"
+CALLER = "127.0.0.11:5070"
 WS = "127.0.0.1:8088"  # inside the test's own namespace: no other user of the port
 WAIT = 30
 
@@ -35,9 +36,39 @@ def status_of(browser, css):
     return browser.attr(css, "data-status")
 
 
+def infos_of(sipp):
+    """The INFOs SIPp received, each once (UDP retransmissions dropped), in order."""
+    seen, out = set(), []
+    for m in sipp.received("INFO"):
+        cseq = m.split("CSeq:")[1].split()[0]
+        if cseq not in seen:
+            seen.add(cseq)
+            out.append(m)
+    return out
+
+
 @pytest.fixture
 def shots(tmp_path):
     return os.environ.get("SP_SCREENSHOTS") or str(tmp_path / "screenshots")
+
+
+def start_phone(netns, site_factory, daemon_factory, policy=None):
+    a = site_factory(SITE_A, name="A", farend=FAREND)
+    b = site_factory(SITE_B, name="B", farend=FAREND)
+    conns = [connection(a, user=DN), connection(b, user=DN)]
+    daemon = daemon_factory(render_config(conns, daemon={"websocket": WS}, policy=policy),
+                            netns=netns.name).start()
+    ctl = daemon.client()
+    ctl.subscribe()
+    return a, b, daemon, ctl
+
+
+def open_page(br, daemon):
+    br.get(f"http://{WS}/#token={token_of(daemon)}")
+    br.wait_css('#link[data-state="open"]')
+    br.wait("both connections Ready",
+            lambda d: status_of(br, "#connection-0") == "Ready"
+            and status_of(br, "#connection-1") == "Ready")
 
 
 def test_agent_page_dials_and_follows_a_site_failure(netns, site_factory, daemon_factory,
@@ -118,3 +149,63 @@ def test_agent_page_dials_and_follows_a_site_failure(netns, site_factory, daemon
         far.stop()
     for name in ("1-registered", "2-connected", "3-site-a-failed", "4-site-a-back"):
         assert os.path.getsize(os.path.join(shots, f"{name}.png")) > 0
+
+
+def test_agent_page_answers_holds_mutes_and_sends_dtmf(netns, site_factory, daemon_factory,
+                                                      tmp_path, shots):
+    """An inbound call through site B: Answer, Hold, Retrieve, Mute and DTMF by clicking, each
+    seen by the far end or the Unix socket; the device pickers show the devices in use."""
+    a, b, daemon, ctl = start_phone(netns, site_factory, daemon_factory,
+                                    policy={"dtmf-method": "info"})
+    caller = None
+    try:
+        with Browser(netns, tmp_path, shots) as br:
+            open_page(br, daemon)
+            devices = ctl.call("GetAudioDevices")
+            assert br.attr("#capture", "value") == devices["capture"]
+            assert br.attr("#playback", "value") == devices["playback"]
+
+            caller = Sipp(netns, "uac-call", tmp_path, CALLER, remote=b.server,
+                          service=DN).start()
+            br.wait_css('#sessions li[data-status="Alerting"]')
+            sid = br.attr('#sessions li[data-status="Alerting"]', "id").removeprefix("session-")
+            card = br.text(f"#session-{sid}")
+            assert card.startswith("From Far End <sip:9001@") and "connection #1" in card
+            print("screenshot:", br.screenshot("5-ringing"))
+
+            def session_is(status):
+                ctl.wait_event("SessionStatusChanged",
+                               lambda p: p["sessionId"] == sid and p["status"] == status)
+                br.wait(f"the call {status}",
+                        lambda d: status_of(br, f"#session-{sid}") == status)
+
+            br.click(f'#session-{sid} button[data-action="Answer"]')
+            session_is("Connected")
+            br.click(f'#session-{sid} button[data-action="Hold"]')
+            session_is("Held")
+            assert "on hold" in br.text(f"#session-{sid}")
+            print("screenshot:", br.screenshot("6-held"))
+            br.click(f'#session-{sid} button[data-action="Retrieve"]')
+            session_is("Connected")
+
+            br.click("#mute")
+            assert ctl.wait_event("MuteChanged")["muted"] is True
+            br.wait("the Mute button pressed",
+                    lambda d: br.attr("#mute", "aria-pressed") == "true")
+            assert ctl.call("GetStatus")["muted"] is True
+            print("screenshot:", br.screenshot("7-muted"))
+            br.click("#mute")
+            assert ctl.wait_event("MuteChanged")["muted"] is False
+
+            br.find(f"#session-{sid} [data-role=dtmf-digits]").send_keys("12#")
+            br.click(f'#session-{sid} button[data-action="DTMF"]')
+            br.wait("three INFOs at the far end", lambda d: len(infos_of(caller)) == 3)
+            assert [m.split("Signal=")[1][0] for m in infos_of(caller)] == ["1", "2", "#"]
+
+            br.click(f'#session-{sid} button[data-action="Hangup"]')
+            session_is("Disconnected")
+            assert caller.wait(WAIT) == 0, caller.output()
+            assert br.console_errors() == []
+    finally:
+        if caller is not None:
+            caller.stop()
