@@ -506,6 +506,27 @@ static gboolean host_allowed(SpRpcWebsocket *ws, SoupServerMessage *msg)
 	return host != NULL && g_strv_contains((const char *const *)ws->hosts, host);
 }
 
+/*
+ * Before libsoup reads a body: nothing here takes one, and libsoup would read any announced
+ * body into memory before a handler could answer, so a request with one is cut off at once.
+ */
+static void on_headers(SoupServer *soup, SoupServerMessage *msg, const char *path,
+		       GHashTable *query, gpointer user_data)
+{
+	SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
+	SoupEncoding encoding = soup_message_headers_get_encoding(headers);
+	g_autoptr(GIOStream) stream = NULL;
+
+	if (encoding == SOUP_ENCODING_NONE ||
+	    (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+	     soup_message_headers_get_content_length(headers) == 0))
+		return;
+	g_message("HTTP request with a body on the WebSocket port; closing its connection");
+	stream = soup_server_message_steal_connection(msg);
+	if (stream != NULL)
+		g_io_stream_close(stream, NULL, NULL);
+}
+
 static void on_rpc(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
 		   gpointer user_data)
 {
@@ -715,6 +736,8 @@ SpRpcWebsocket *sp_rpc_websocket_new(SpRpcServer *server, const char *address,
 	if (sa == NULL)
 		return NULL;
 	ws->soup = soup_server_new("server-header", NULL, NULL);
+	soup_server_add_early_handler(ws->soup, "/", on_headers, ws, NULL);
+	soup_server_add_early_handler(ws->soup, RPC_PATH, on_headers, ws, NULL);
 	soup_server_add_handler(ws->soup, "/", on_page, ws, NULL);
 	soup_server_add_handler(ws->soup, RPC_PATH, on_rpc, ws, NULL);
 	if (!soup_server_listen(ws->soup, sa, 0, error)) {

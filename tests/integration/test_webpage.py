@@ -139,6 +139,25 @@ def test_agent_page_dials_and_follows_a_site_failure(netns, site_factory, daemon
                     "#connection-0 [data-role=retry]") or ""))
             print("screenshot:", br.screenshot("3-site-a-failed"))
 
+            # A call dialled from connection 0 now goes through site B, and says so.
+            far2 = Sipp(netns, "uas-answer", tmp_path, FAREND).start()
+            br.click('#dial-connection option[value="0"]')
+            br.click("#dial")
+            br.wait_css('#sessions li[data-status="Connected"]')
+            sid2 = br.attr('#sessions li[data-status="Connected"]', "id").removeprefix("session-")
+            assert sid2 != sid
+            ev = ctl.wait_event("SessionStatusChanged",
+                                lambda p: p["sessionId"] == sid2 and p["status"] == "Connected")
+            assert ev["connectionId"] == 1 and ev["failoverFrom"] == 0
+            assert br.text(f"#session-{sid2} [data-role=failover]").strip() == \
+                "· failed over from #0"
+            assert "connection #1" in br.text(f"#session-{sid2}")
+            print("screenshot:", br.screenshot("3b-failed-over"))
+            br.click(f'#session-{sid2} button[data-action="Hangup"]')
+            ctl.wait_event("SessionStatusChanged",
+                           lambda p: p["sessionId"] == sid2 and p["status"] == "Disconnected")
+            assert far2.wait(WAIT) == 0, far2.output()
+
             a.start()
             br.wait("connection 0 Ready again",
                     lambda d: status_of(br, "#connection-0") == "Ready", timeout=WAIT)
@@ -147,7 +166,8 @@ def test_agent_page_dials_and_follows_a_site_failure(netns, site_factory, daemon
             assert br.console_errors() == []
     finally:
         far.stop()
-    for name in ("1-registered", "2-connected", "3-site-a-failed", "4-site-a-back"):
+    for name in ("1-registered", "2-connected", "3-site-a-failed", "3b-failed-over",
+                 "4-site-a-back"):
         assert os.path.getsize(os.path.join(shots, f"{name}.png")) > 0
 
 

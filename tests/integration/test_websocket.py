@@ -176,6 +176,20 @@ def test_page_served_without_secrets_or_cors(ws):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"http://{ADDR}:{ws.port}/websocket-token", timeout=10)
     assert err.value.code == 404
+    # No request body is ever read: the connection is cut off on its headers.
+    for path in ("/", "/rpc"):
+        for head in ("Content-Length: 99999999999", "Transfer-Encoding: chunked"):
+            with socket.create_connection((ADDR, ws.port), timeout=10) as s:
+                s.sendall(f"POST {path} HTTP/1.1\r\nHost: {ADDR}:{ws.port}\r\n"
+                          f"{head}\r\n\r\n".encode())
+                assert s.recv(4096) == b""
+    with urllib.request.urlopen(f"http://{ADDR}:{ws.port}/", timeout=10) as r:
+        assert r.status == 200
+    # Only GET.
+    req = urllib.request.Request(f"http://{ADDR}:{ws.port}/", method="DELETE")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 405
     # /rpc is only a WebSocket.
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"http://{ADDR}:{ws.port}/rpc", timeout=10)
@@ -422,3 +436,26 @@ def test_off_by_default(daemon):
     assert "WebSocket" not in daemon.log()
     assert not os.path.exists(os.path.join(os.path.dirname(daemon.socket_path),
                                            "websocket-token"))
+
+
+def test_failed_handshakes_do_not_disturb_others(ws):
+    """Refused upgrades, garbage, and a client that goes away mid-request: a subscriber in
+    the middle of it all keeps its replies and its events."""
+    sub = ws.authed()
+    assert sub.result("Subscribe", {"events": ["ConnectionStatusChanged"]}) is True
+    for kw in ({"origin": "https://evil.example"}, {}, {"token": "z" * 64},
+               {"origin": DESKTOP, "token": "z" * 64}):
+        refused(ws, **kw)
+    for junk in (b"\x00\xff\xfe garbage\r\n\r\n", b"GET /rpc HTTP/1.1\r\nHost: ",
+                 b"GET /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"):
+        with socket.create_connection((ADDR, ws.port), timeout=10) as s:
+            s.sendall(junk)
+    half = ws.client(origin=DESKTOP)
+    half.send_frame(0x1, b'{"jsonrpc":"2.0","id":1,"met', fin=False)
+    half.close()
+    sub.result("AddConnection", {"connectionId": 9, "user": "5001",
+                                 "server": f"{ADDR}:{unused_udp_port()}"})
+    assert sub.wait_event("ConnectionStatusChanged",
+                          lambda p: p["connectionId"] == 9)["user"] == "5001"
+    wait_clients(ws.daemon, 1)
+    assert sub.result("GetStatus")["subscribers"] == 1
