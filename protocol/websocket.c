@@ -455,8 +455,12 @@ static void on_upgraded(SoupServerMessage *msg, gpointer user_data)
 	gboolean authenticated = GPOINTER_TO_INT(g_object_get_data(G_OBJECT(msg), "sp-authed"));
 	g_autoptr(GIOStream) base = NULL;
 	g_autoptr(GIOStream) counting = NULL;
-	SpWsClient *c = g_new0(SpWsClient, 1);
+	SpWsClient *c;
 
+	/* A 100 Continue is informational too; only the 101 hands the connection over. */
+	if (soup_server_message_get_status(msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+		return;
+	c = g_new0(SpWsClient, 1);
 	g_object_ref(msg);
 	base = soup_server_message_steal_connection(msg);
 	counting = sp_counting_stream_new(base, READ_LIMIT);
@@ -657,10 +661,11 @@ static void ws_send_event(gpointer transport, const char *event, GBytes *line)
 	gsize len = g_bytes_get_size(line);
 	g_autoptr(GBytes) text = g_bytes_new_from_bytes(line, 0, len > 0 ? len - 1 : 0);
 
-	for (GList *l = ws->clients.head; l != NULL; l = l->next) {
+	for (GList *l = ws->clients.head, *next; l != NULL; l = next) {
 		SpWsClient *c = l->data;
 
-		/* client_send() may start closing c, never frees it. */
+		/* Should libsoup report c closed at once when client_send() closes it. */
+		next = l->next;
 		if (client_is_open(c) && sp_rpc_subscription_admits(&c->sub, event))
 			client_send(c, text);
 	}
