@@ -229,3 +229,41 @@ def test_agent_page_answers_holds_mutes_and_sends_dtmf(netns, site_factory, daem
     finally:
         if caller is not None:
             caller.stop()
+
+
+def restarted(daemon_factory, daemon, netns):
+    return daemon_factory(config_path=daemon.config_path, netns=netns.name,
+                          socket_path=daemon.socket_path).start()
+
+
+def test_agent_page_comes_back_with_the_daemon(netns, daemon_factory, tmp_path, shots):
+    """A daemon restart: the page says the daemon is unreachable and counts down, then
+    reconnects by itself with the token it kept (the token file outlives the restart)."""
+    daemon = daemon_factory(render_config([], daemon={"websocket": WS}),
+                            netns=netns.name).start()
+    token = token_of(daemon)
+    with Browser(netns, tmp_path, shots) as br:
+        br.get(f"http://{WS}/#token={token}")
+        br.wait_css('#link[data-state="open"]')
+        assert br.text("#no-sessions") == "No call."
+        daemon.stop()
+        br.wait("the daemon unreachable", lambda d: "daemon unreachable, retrying in" in
+                (br.text("#link") or ""))
+        print("screenshot:", br.screenshot("8-daemon-gone"))
+        # The same config and socket directory, as after `systemctl restart`.
+        daemon = restarted(daemon_factory, daemon, netns)
+        assert token_of(daemon) == token
+        br.wait_css('#link[data-state="open"]')
+        assert br.attr("#login", "hidden") is not None
+        print("screenshot:", br.screenshot("9-daemon-back"))
+        # A token that is no longer right (the file was replaced) brings the token form back.
+        daemon.stop()
+        os.unlink(os.path.join(os.path.dirname(daemon.socket_path), "websocket-token"))
+        daemon = restarted(daemon_factory, daemon, netns)
+        assert token_of(daemon) != token
+        br.wait("the token form", lambda d: br.attr("#login", "hidden") is None)
+        assert "refused this token" in br.text("#login-error")
+        br.find("#token").send_keys(token_of(daemon))
+        br.click('#login-form button[type="submit"]')
+        br.wait_css('#link[data-state="open"]')
+        assert br.attr("#login", "hidden") is not None
