@@ -1,4 +1,5 @@
-/* Unit tests of the WebSocket transport's token: comparison, creation, reading, credentials. */
+/* Unit tests of the WebSocket transport: the token (comparison, creation, reading, credentials)
+ * and the counting stream under libsoup (bytes written counted, reads bounded). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -6,6 +7,10 @@
 
 #include <glib/gstdio.h>
 
+#include <gio/gio.h>
+#include <sys/socket.h>
+
+#include "protocol/counting-stream.h"
 #include "protocol/websocket.h"
 
 typedef struct {
@@ -131,6 +136,77 @@ static void test_credential(Fixture *f, gconstpointer data)
 	g_assert_false(g_file_test(f->path, G_FILE_TEST_EXISTS));
 }
 
+/* A connected pair of GSocketConnections (a socketpair); [0] is wrapped, [1] the peer. */
+static void socket_pair(GSocketConnection *out[2])
+{
+	int fds[2];
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+	for (int i = 0; i < 2; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GSocket) sock = g_socket_new_from_fd(fds[i], &error);
+
+		g_assert_no_error(error);
+		out[i] = g_socket_connection_factory_create_connection(sock);
+	}
+}
+
+static void test_counting_stream(Fixture *f, gconstpointer data)
+{
+	GSocketConnection *pair[2];
+	g_autoptr(GIOStream) counting = NULL;
+	g_autoptr(GError) error = NULL;
+	GPollableOutputStream *out;
+	GPollableInputStream *in;
+	char buf[64];
+	gssize n;
+
+	socket_pair(pair);
+	counting = sp_counting_stream_new(G_IO_STREAM(pair[0]), 8);
+	out = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(counting));
+	in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(counting));
+	g_assert_true(g_pollable_output_stream_can_poll(out));
+	g_assert_true(g_pollable_input_stream_can_poll(in));
+
+	/* Writes, blocking or not, are counted and reach the peer. */
+	n = g_pollable_output_stream_write_nonblocking(out, "hello", 5, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(n, ==, 5);
+	g_assert_true(
+	    g_output_stream_write_all(G_OUTPUT_STREAM(out), " world", 6, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(sp_counting_stream_get_written(SP_COUNTING_STREAM(counting)), ==, 11);
+	n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(pair[1])), buf,
+				sizeof(buf), NULL, &error);
+	g_assert_cmpint(n, ==, 11);
+	g_assert_cmpmem(buf, 11, "hello world", 11);
+
+	/* Reads: up to the limit, then an error until a reset. */
+	g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(pair[1])),
+						"0123456789", 10, NULL, NULL, &error));
+	n = g_pollable_input_stream_read_nonblocking(in, buf, 9, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(n, ==, 9);
+	n = g_pollable_input_stream_read_nonblocking(in, buf, sizeof(buf), NULL, &error);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+	g_assert_cmpint(n, ==, -1);
+	g_clear_error(&error);
+	sp_counting_stream_reset_read(SP_COUNTING_STREAM(counting));
+	n = g_pollable_input_stream_read_nonblocking(in, buf, sizeof(buf), NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(n, ==, 1);
+	g_assert_cmpint(buf[0], ==, '9');
+
+	/* Closing the wrapper closes the socket: the peer sees the end. */
+	g_assert_true(g_io_stream_close(counting, NULL, &error));
+	g_assert_no_error(error);
+	n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(pair[1])), buf,
+				sizeof(buf), NULL, &error);
+	g_assert_cmpint(n, ==, 0);
+	g_object_unref(pair[0]);
+	g_object_unref(pair[1]);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -139,5 +215,6 @@ int main(int argc, char **argv)
 	TEST("/websocket/token/created-then-kept", test_created_then_kept);
 	TEST("/websocket/token/refused", test_refused);
 	TEST("/websocket/token/credential", test_credential);
+	TEST("/websocket/counting-stream", test_counting_stream);
 	return g_test_run();
 }
