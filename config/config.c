@@ -1,4 +1,5 @@
 /* Config values: defaults, the parsing and checking of every key, secrets, and loading a file. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -866,7 +867,8 @@ static const char *const policy_connection_keys[] = {
 };
 
 static const char *const daemon_keys[] = {
-    "socket", "log-level", "shutdown-timeout", "rtp-port-min", "rtp-port-max",
+    "socket",	    "log-level", "shutdown-timeout",  "rtp-port-min",
+    "rtp-port-max", "websocket", "websocket-origins", "websocket-token-file",
 };
 static const char *const policy_keys[] = {
     "auto-answer",
@@ -953,11 +955,94 @@ static gboolean set_rtp_port(guint *field, const char *v, gboolean even, GError 
 	return TRUE;
 }
 
+/* host:port with host a loopback IP literal (IPv6 in brackets); stored as written. */
+static gboolean set_websocket(SpDaemonConfig *d, const char *v, GError **error)
+{
+	g_autofree char *q = sp_config_quote(v);
+	g_autofree char *host = NULL;
+	const char *colon;
+	struct in_addr a4;
+	struct in6_addr a6;
+	guint port;
+	gboolean loopback;
+
+	if (*v == '\0') {
+		g_clear_pointer(&d->websocket, g_free);
+		return TRUE;
+	}
+	colon = strrchr(v, ':');
+	if (colon == NULL || colon == v)
+		return invalid(error, "must be ADDRESS:PORT, e.g. 127.0.0.1:8088 (got \"%s\")", q);
+	if (v[0] == '[') {
+		if (colon[-1] != ']')
+			return invalid(error, "must be [IPv6]:PORT, e.g. [::1]:8088 (got \"%s\")",
+				       q);
+		host = g_strndup(v + 1, (gsize)(colon - v - 2));
+		loopback = inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	} else {
+		host = g_strndup(v, (gsize)(colon - v));
+		loopback = inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+	}
+	if (!loopback)
+		return invalid(error,
+			       "must be a loopback address (127.0.0.0/8 or [::1]) and a port; "
+			       "anything else would open the phone to the network (got \"%s\")",
+			       q);
+	if (!parse_uint(colon + 1, 1, 65535, &port, error))
+		return FALSE;
+	set_string(&d->websocket, v);
+	return TRUE;
+}
+
+/* A list of exact origins, "scheme://host[:port]" each, separated by ";" or ",". */
+static gboolean set_websocket_origins(SpDaemonConfig *d, const char *v, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit_set(v, ";,", -1);
+	g_autoptr(GPtrArray) origins = g_ptr_array_new_with_free_func(g_free);
+
+	if (!check_text(v, error))
+		return FALSE;
+	for (guint i = 0; parts[i] != NULL; i++) {
+		char *o = g_strstrip(parts[i]);
+		const char *rest;
+
+		if (*o == '\0')
+			continue;
+		rest = g_str_has_prefix(o, "http://")	 ? o + strlen("http://")
+		       : g_str_has_prefix(o, "https://") ? o + strlen("https://")
+							 : NULL;
+		if (rest == NULL || *rest == '\0' || strpbrk(rest, "/?#* ") != NULL) {
+			g_autofree char *q = sp_config_quote(o);
+
+			return invalid(
+			    error,
+			    "each origin must be http://HOST[:PORT] or https://HOST[:PORT], "
+			    "exactly as a browser sends it, with no path (got \"%s\")",
+			    q);
+		}
+		g_ptr_array_add(origins, g_strdup(o));
+	}
+	g_strfreev(d->websocket_origins);
+	d->websocket_origins = NULL;
+	if (origins->len > 0) {
+		g_ptr_array_add(origins, NULL);
+		d->websocket_origins = (char **)g_ptr_array_free(g_steal_pointer(&origins), FALSE);
+	}
+	return TRUE;
+}
+
 static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GError **error)
 {
 	SpDaemonConfig *d = &config->daemon;
 
-	if (strcmp(key, "socket") == 0) {
+	if (strcmp(key, "websocket") == 0)
+		return set_websocket(d, v, error);
+	if (strcmp(key, "websocket-origins") == 0)
+		return set_websocket_origins(d, v, error);
+	if (strcmp(key, "socket") == 0 || strcmp(key, "websocket-token-file") == 0) {
+		char **field =
+		    strcmp(key, "socket") == 0 ? &d->socket_path : &d->websocket_token_file;
+
 		if (*v != '\0' && (!check_text(v, error)))
 			return FALSE;
 		if (*v != '\0' && !g_path_is_absolute(v)) {
@@ -965,7 +1050,7 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 
 			return invalid(error, "must be an absolute path (got \"%s\")", q);
 		}
-		set_string(&d->socket_path, v);
+		set_string(field, v);
 		return TRUE;
 	}
 	if (strcmp(key, "log-level") == 0)
@@ -1271,6 +1356,9 @@ void sp_config_free(SpConfig *c)
 		return;
 	g_free(c->path);
 	g_free(c->daemon.socket_path);
+	g_free(c->daemon.websocket);
+	g_strfreev(c->daemon.websocket_origins);
+	g_free(c->daemon.websocket_token_file);
 	g_free(c->daemon.log_level);
 	g_free(c->audio.capture);
 	g_free(c->audio.playback);

@@ -80,6 +80,11 @@ typedef struct {
 	guint shutdown_timeout_ms; /* default 3000 */
 	guint rtp_port_min;  /* default 16384 */
 	guint rtp_port_max;  /* default 32767 */
+	/* The WebSocket transport: "127.0.0.1:8088" or "[::1]:8088" (loopback only); NULL: off. */
+	char *websocket;
+	/* Exact Origin values allowed besides the page's own; NULL: none. */
+	char **websocket_origins;
+	char *websocket_token_file; /* absolute; NULL: beside the control socket */
 } SpDaemonConfig;
 
 typedef struct {

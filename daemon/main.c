@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "daemon/phone.h"
 #include "protocol/server.h"
+#include "protocol/websocket.h"
 
 #define SP_EXIT_OK 0
 #define SP_EXIT_FAILURE 1
@@ -25,6 +26,7 @@ typedef struct {
 	GMainLoop *loop;
 	SpPhone *phone;
 	SpRpcServer *server;
+	SpRpcWebsocket *websocket;
 	guint shutdown_ms;
 	gboolean stopping;
 	guint hard_stop_id;
@@ -124,6 +126,44 @@ static gboolean on_stop_signal(gpointer user_data)
 		g_timeout_add(d->shutdown_ms + SP_SHUTDOWN_GRACE_MS, on_hard_stop, d);
 	sp_phone_shutdown(d->phone, d->shutdown_ms, on_phone_stopped, d);
 	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * The WebSocket transport, when configured: its token (a credential, or a file beside the
+ * control socket unless websocket-token-file says where) and its listener.
+ */
+static gboolean start_websocket(SpDaemon *d, const SpConfig *config, const char *socket_path,
+				GError **error)
+{
+	const SpDaemonConfig *dc = &config->daemon;
+	g_autofree char *token_path = NULL;
+	g_autofree char *source = NULL;
+	g_autofree char *url = NULL;
+	char *token;
+
+	if (dc->websocket == NULL)
+		return TRUE;
+	if (dc->websocket_token_file != NULL) {
+		token_path = g_strdup(dc->websocket_token_file);
+	} else {
+		g_autofree char *dir = g_path_get_dirname(sp_rpc_server_get_path(d->server)
+							      ? sp_rpc_server_get_path(d->server)
+							      : socket_path);
+
+		token_path = g_build_filename(dir, "websocket-token", NULL);
+	}
+	token = sp_rpc_websocket_load_token(token_path, &source, error);
+	if (token == NULL)
+		return FALSE;
+	d->websocket = sp_rpc_websocket_new(
+	    d->server, dc->websocket, (const char *const *)dc->websocket_origins, token, error);
+	explicit_bzero(token, strlen(token));
+	g_free(token);
+	if (d->websocket == NULL)
+		return FALSE;
+	url = sp_rpc_websocket_page_url(d->websocket);
+	g_message("agent page and WebSocket at %s (token from %s)", url, source);
+	return TRUE;
 }
 
 static void log_warnings(const SpConfig *config)
@@ -231,7 +271,15 @@ int main(int argc, char **argv)
 		return SP_EXIT_UNAVAILABLE;
 	}
 
+	if (!start_websocket(&d, config, socket_path, &error)) {
+		g_critical("cannot start the WebSocket transport: %s", error->message);
+		sp_rpc_server_free(d.server);
+		sp_phone_free(d.phone);
+		return SP_EXIT_UNAVAILABLE;
+	}
+
 	if (!sp_phone_start(d.phone, &error)) {
+		g_clear_pointer(&d.websocket, sp_rpc_websocket_free);
 		g_critical("cannot start: %s", error->message);
 		sp_rpc_server_free(d.server);
 		sp_phone_free(d.phone);
@@ -258,6 +306,7 @@ int main(int argc, char **argv)
 		g_source_remove(watchdog_id);
 	if (d.hard_stop_id != 0)
 		g_source_remove(d.hard_stop_id);
+	g_clear_pointer(&d.websocket, sp_rpc_websocket_free);
 	g_clear_pointer(&d.server, sp_rpc_server_free);
 	g_clear_pointer(&d.phone, sp_phone_free);
 	g_main_loop_unref(d.loop);

@@ -27,6 +27,8 @@ int sp_error_to_rpc_code(const GError *error)
 		return -32004;
 	case SP_ERROR_UNSUPPORTED:
 		return -32005;
+	case SP_ERROR_UNAUTHORIZED:
+		return -32006;
 	}
 	return SP_RPC_INTERNAL_ERROR;
 }
@@ -50,6 +52,8 @@ const char *sp_error_to_rpc_kind(const GError *error)
 		return "Exists";
 	case SP_ERROR_UNSUPPORTED:
 		return "Unsupported";
+	case SP_ERROR_UNAUTHORIZED:
+		return "Unauthorized";
 	}
 	return NULL;
 }

@@ -15,6 +15,7 @@ typedef enum {
 	SP_ERROR_UNAVAILABLE,
 	SP_ERROR_EXISTS,
 	SP_ERROR_UNSUPPORTED,
+	SP_ERROR_UNAUTHORIZED, /* a WebSocket client without the right token */
 } SpError;
 
 GQuark sp_error_quark(void);

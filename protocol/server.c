@@ -33,6 +33,8 @@ struct _SpRpcServer {
 	GQueue clients;	 /* SpRpcClient*, every open one (also those being refused) */
 	guint n_clients; /* the counted ones */
 	guint next_id;
+	const SpRpcTransport *transport; /* the WebSocket's, or NULL */
+	gpointer transport_data;
 };
 
 /*
@@ -401,14 +403,37 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
 	return TRUE;
 }
 
+/* GetStatus counts the clients of both transports. */
 static guint count_clients(gpointer host)
 {
-	return sp_rpc_server_client_count(host);
+	SpRpcServer *server = host;
+	guint n = sp_rpc_server_client_count(server);
+
+	if (server->transport != NULL)
+		n += server->transport->count_clients(server->transport_data);
+	return n;
 }
 
 static guint count_subscribers(gpointer host)
 {
-	return sp_rpc_server_subscriber_count(host);
+	SpRpcServer *server = host;
+	guint n = sp_rpc_server_subscriber_count(server);
+
+	if (server->transport != NULL)
+		n += server->transport->count_subscribers(server->transport_data);
+	return n;
+}
+
+void sp_rpc_server_set_transport(SpRpcServer *server, const SpRpcTransport *klass,
+				 gpointer transport)
+{
+	server->transport = klass;
+	server->transport_data = klass != NULL ? transport : NULL;
+}
+
+SpRpcDispatcher *sp_rpc_server_get_dispatcher(SpRpcServer *server)
+{
+	return server->dispatcher;
 }
 
 SpRpcServer *sp_rpc_server_new(const SpPhoneApi *api, gpointer phone)
@@ -621,6 +646,8 @@ void sp_rpc_server_publish(SpRpcServer *server, const char *event, json_object *
 
 		wanted = c->counted && !c->closing && sp_rpc_subscription_admits(&c->sub, event);
 	}
+	if (!wanted && server->transport != NULL)
+		wanted = server->transport->wants(server->transport_data, event);
 	if (!wanted) {
 		json_object_put(params);
 		return;
@@ -638,6 +665,8 @@ void sp_rpc_server_publish(SpRpcServer *server, const char *event, json_object *
 		if (c->counted && !c->closing && sp_rpc_subscription_admits(&c->sub, event))
 			client_queue(c, g_bytes_ref(bytes));
 	}
+	if (server->transport != NULL)
+		server->transport->send_event(server->transport_data, event, bytes);
 	g_bytes_unref(bytes);
 }
 

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "protocol/phone-api.h"
+#include "protocol/rpc.h"
 
 G_BEGIN_DECLS
 
@@ -30,9 +31,29 @@ char *sp_rpc_server_default_path(void);
 /* Sends a notification to every subscriber whose filter admits event. Takes params. */
 void sp_rpc_server_publish(SpRpcServer *server, const char *event, json_object *params);
 
+/* Clients of the Unix socket. */
 guint sp_rpc_server_client_count(SpRpcServer *server);
-/* Clients that called Subscribe (whatever their filter). */
+/* Clients of the Unix socket that called Subscribe (whatever their filter). */
 guint sp_rpc_server_subscriber_count(SpRpcServer *server);
+
+/*
+ * A second transport of the same protocol (the WebSocket, protocol/websocket.c): it runs its
+ * clients' messages through the server's dispatcher, so that methods, errors and Subscribe are
+ * one code, gets every event the server publishes, and its clients count in GetStatus.
+ */
+typedef struct {
+	/* Whether one of its clients admits event (checked before the event is encoded). */
+	gboolean (*wants)(gpointer transport, const char *event);
+	/* Sends the notification (one line, "\n" included) to each client that admits event. */
+	void (*send_event)(gpointer transport, const char *event, GBytes *line);
+	guint (*count_clients)(gpointer transport);
+	guint (*count_subscribers)(gpointer transport);
+} SpRpcTransport;
+
+/* One at most; klass NULL detaches it. */
+void sp_rpc_server_set_transport(SpRpcServer *server, const SpRpcTransport *klass,
+				 gpointer transport);
+SpRpcDispatcher *sp_rpc_server_get_dispatcher(SpRpcServer *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpRpcServer, sp_rpc_server_free)
 

@@ -2094,12 +2094,70 @@ static void test_keyfile_srtp(Fixture *f, gconstpointer data)
 		     "4: [connection 0] srtp: must be off, optional or mandatory (got \"yes\")");
 }
 
+static void test_keyfile_websocket(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) off = load_ok(f, "[daemon]\n");
+	g_autoptr(SpConfig) v4 = NULL;
+	g_autoptr(SpConfig) v6 = NULL;
+
+	g_assert_null(off->daemon.websocket);
+	g_assert_null(off->daemon.websocket_origins);
+	g_assert_null(off->daemon.websocket_token_file);
+
+	v4 = load_ok(f, "[daemon]\nwebsocket=127.0.0.5:8088\n"
+			"websocket-origins=https://agent.example.com; http://localhost:3000,\n"
+			"websocket-token-file=/run/x/token\n");
+	g_assert_cmpstr(v4->daemon.websocket, ==, "127.0.0.5:8088");
+	g_assert_cmpuint(g_strv_length(v4->daemon.websocket_origins), ==, 2);
+	g_assert_cmpstr(v4->daemon.websocket_origins[0], ==, "https://agent.example.com");
+	g_assert_cmpstr(v4->daemon.websocket_origins[1], ==, "http://localhost:3000");
+	g_assert_cmpstr(v4->daemon.websocket_token_file, ==, "/run/x/token");
+
+	v6 = load_ok(f, "[daemon]\nwebsocket=[::1]:9000\n");
+	g_assert_cmpstr(v6->daemon.websocket, ==, "[::1]:9000");
+}
+
+static void test_errors_websocket(Fixture *f, gconstpointer data)
+{
+	static const char *const not_loopback[] = {"0.0.0.0:8088",   "10.1.2.3:8088",
+						   "[::]:8088",	     "[fe80::1]:8088",
+						   "localhost:8088", "128.0.0.1:80"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(not_loopback); i++) {
+		g_autofree char *text =
+		    g_strdup_printf("[daemon]\nwebsocket=%s\n", not_loopback[i]);
+		g_autofree char *want = g_strdup_printf(
+		    "2: [daemon] websocket: must be a loopback address (127.0.0.0/8 or [::1]) and "
+		    "a "
+		    "port; anything else would open the phone to the network (got \"%s\")",
+		    not_loopback[i]);
+
+		expect_error(f, text, SP_CONFIG_ERROR_INVALID, want);
+	}
+	expect_error(f, "[daemon]\nwebsocket=127.0.0.1\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] websocket: must be ADDRESS:PORT, e.g. 127.0.0.1:8088 (got "
+		     "\"127.0.0.1\")");
+	expect_error(f, "[daemon]\nwebsocket=127.0.0.1:0\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] websocket: must be at least 1 (got \"0\")");
+	expect_error(
+	    f, "[daemon]\nwebsocket=[::1:80\n", SP_CONFIG_ERROR_INVALID,
+	    "2: [daemon] websocket: must be [IPv6]:PORT, e.g. [::1]:8088 (got \"[::1:80\")");
+	expect_error(f, "[daemon]\nwebsocket-origins=https://a.example/\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] websocket-origins: each origin must be http://HOST[:PORT] or "
+		     "https://HOST[:PORT], exactly as a browser sends it, with no path (got "
+		     "\"https://a.example/\")");
+	expect_error(f, "[daemon]\nwebsocket-token-file=token\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] websocket-token-file: must be an absolute path (got \"token\")");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 
 	TEST("/config/defaults", test_defaults);
 	TEST("/config/keyfile/minimal", test_keyfile_minimal);
+	TEST("/config/keyfile/websocket", test_keyfile_websocket);
+	TEST("/config/errors/websocket", test_errors_websocket);
 	TEST("/config/keyfile/empty", test_keyfile_empty);
 	TEST("/config/keyfile/srtp", test_keyfile_srtp);
 	TEST("/config/keyfile/every-key", test_keyfile_every_key);
