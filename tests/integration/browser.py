@@ -83,6 +83,13 @@ class Browser:
         if self._fresh(css, lambda e: e.click() or True) is None:
             raise AssertionError(f"nothing to click at {css}")
 
+    def type(self, css, text):
+        """Types text into the input at css a key at a time, each key to the element found
+        afresh (the page keeps what was typed, and the focus, when it redraws a card)."""
+        for key in text:
+            if self._fresh(css, lambda e, k=key: e.send_keys(k) or True) is None:
+                raise AssertionError(f"nothing to type into at {css}")
+
     def attr(self, css, name):
         """An attribute of the element at css, None when there is none."""
         return self._fresh(css, lambda e: e.get_attribute(name))

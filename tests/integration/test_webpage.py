@@ -217,7 +217,7 @@ def test_agent_page_answers_holds_mutes_and_sends_dtmf(netns, site_factory, daem
             br.click("#mute")
             assert ctl.wait_event("MuteChanged")["muted"] is False
 
-            br.find(f"#session-{sid} [data-role=dtmf-digits]").send_keys("12#")
+            br.type(f"#session-{sid} [data-role=dtmf-digits]", "12#")
             br.click(f'#session-{sid} button[data-action="DTMF"]')
             br.wait("three INFOs at the far end", lambda d: len(infos_of(caller)) == 3)
             assert [m.split("Signal=")[1][0] for m in infos_of(caller)] == ["1", "2", "#"]
@@ -263,7 +263,7 @@ def test_agent_page_comes_back_with_the_daemon(netns, daemon_factory, tmp_path, 
         assert token_of(daemon) != token
         br.wait("the token form", lambda d: br.attr("#login", "hidden") is None)
         assert "refused this token" in br.text("#login-error")
-        br.find("#token").send_keys(token_of(daemon))
+        br.type("#token", token_of(daemon))
         br.click('#login-form button[type="submit"]')
         br.wait_css('#link[data-state="open"]')
         assert br.attr("#login", "hidden") is not None
