@@ -635,8 +635,9 @@ static const Rule rules[] = {
 	{"policy/endpoint/signaling_qos", RULE_UNSUPPORTED, 0, NULL, "DSCP marking of SIP packets"},
 	{"policy/endpoint/audio_qos", RULE_UNSUPPORTED, 0, NULL, "DSCP marking of RTP packets"},
 	{"policy/endpoint/video_qos", RULE_IGNORED, 0, NULL, NO_VIDEO},
-	{"policy/endpoint/include_os_version_in_user_agent_header", RULE_UNSUPPORTED, 0, NULL,
-	 "the OS version in User-Agent"},
+	/* [Configuring]: whether the User-Agent header names the operating system's version. */
+	{"policy/endpoint/include_os_version_in_user_agent_header", RULE_GLOBAL,
+	 SP_CONFIG_GROUP_DAEMON, "user-agent-os-version"},
 	{"policy/endpoint/ip_versions", RULE_IGNORED, 0, NULL,
 	 "softphoned takes the address family of each server's address"},
 	{"policy/endpoint/sip_transaction_timeout", RULE_UNSUPPORTED, 0, NULL,

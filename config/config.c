@@ -867,6 +867,7 @@ static const char *const policy_connection_keys[] = {
 
 static const char *const daemon_keys[] = {
     "socket", "log-level", "shutdown-timeout", "rtp-port-min", "rtp-port-max",
+    "user-agent-os-version",
 };
 static const char *const policy_keys[] = {
     "auto-answer",
@@ -976,6 +977,8 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 		return set_rtp_port(&d->rtp_port_min, v, TRUE, error);
 	if (strcmp(key, "rtp-port-max") == 0)
 		return set_rtp_port(&d->rtp_port_max, v, FALSE, error);
+	if (strcmp(key, "user-agent-os-version") == 0)
+		return parse_bool(v, &d->user_agent_os_version, error);
 	g_return_val_if_reached(FALSE);
 }
 

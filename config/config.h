@@ -80,6 +80,7 @@ typedef struct {
 	guint shutdown_timeout_ms; /* default 3000 */
 	guint rtp_port_min;  /* default 16384 */
 	guint rtp_port_max;  /* default 32767 */
+	gboolean user_agent_os_version; /* User-Agent names the OS release too; default FALSE */
 } SpDaemonConfig;
 
 typedef struct {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -1654,11 +1655,23 @@ static gboolean connection_prepare(SpConnection *c, GError **error)
 	return TRUE;
 }
 
+/* "softphoned/VERSION", or with user-agent-os-version "softphoned/VERSION (Linux RELEASE)". */
+static char *connection_user_agent(SpConnection *c)
+{
+	const SpConfig *config = sp_phone_get_config(c->phone);
+	struct utsname u;
+
+	if (config == NULL || !config->daemon.user_agent_os_version || uname(&u) != 0)
+		return g_strdup("softphoned/" SP_VERSION);
+	return g_strdup_printf("softphoned/" SP_VERSION " (%s %s)", u.sysname, u.release);
+}
+
 static gboolean connection_create_nua(SpConnection *c, GError **error)
 {
 	const SpConnectionConfig *cfg = c->config;
 	g_autofree char *display = sp_sip_quote(cfg->display_name);
 	g_autofree char *line_param = NULL;
+	g_autofree char *user_agent = connection_user_agent(c);
 	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
 	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
 	const char *cert_dir = c->tls_dir != NULL ? c->tls_dir : SP_SYSTEM_CA_DIR;
@@ -1678,7 +1691,7 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	    sp_phone_get_root(c->phone), connection_nua_callback, c,
 	    NUTAG_URL(URL_STRING_MAKE(c->bind_url)), NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
 	    NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(c->from),
-	    SIPTAG_USER_AGENT_STR("softphoned/" SP_VERSION), NUTAG_M_USERNAME(cfg->user),
+	    SIPTAG_USER_AGENT_STR(user_agent), NUTAG_M_USERNAME(cfg->user),
 	    TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)), NUTAG_M_PARAMS(line_param),
 	    /* Our own probes watch the site; sofia's outbound keepalives and its validation
 	     * OPTIONS (to our own Contact, via the site) would only add traffic. */

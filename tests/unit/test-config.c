@@ -1300,8 +1300,6 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	static const char *const expected[] = {
 	    ":16:11: policy/endpoint/public_address=\"192.0.2.7\": not supported yet (a public "
 	    "address in Contact, Via and SDP), ignored",
-	    ":17:11: policy/endpoint/include_os_version_in_user_agent_header=\"1\": not "
-	    "supported yet (the OS version in User-Agent), ignored",
 	    ":22:11: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
 	    "(softphoned binds a free port)), ignored",
 	    ":23:11: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
@@ -1378,6 +1376,9 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 			SP_CONFIG_UNSUPPORTED);
 	assert_mapped(config, "system/security/use_srtp", "[policy] srtp", "off");
 	g_assert_cmpint(config->connection_defaults->srtp, ==, SP_SRTP_MODE_OFF);
+	assert_mapped(config, "policy/endpoint/include_os_version_in_user_agent_header",
+		      "[daemon] user-agent-os-version", "1");
+	g_assert_true(config->daemon.user_agent_os_version);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
