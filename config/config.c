@@ -866,8 +866,9 @@ static const char *const policy_connection_keys[] = {
 };
 
 static const char *const daemon_keys[] = {
-    "socket", "log-level", "shutdown-timeout", "rtp-port-min", "rtp-port-max",
-    "user-agent-os-version",
+    "socket",	    "log-level",    "shutdown-timeout",
+    "rtp-port-min", "rtp-port-max", "user-agent-os-version",
+    "sip-dscp",	    "rtp-dscp",
 };
 static const char *const policy_keys[] = {
     "auto-answer",
@@ -979,6 +980,10 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 		return set_rtp_port(&d->rtp_port_max, v, FALSE, error);
 	if (strcmp(key, "user-agent-os-version") == 0)
 		return parse_bool(v, &d->user_agent_os_version, error);
+	if (strcmp(key, "sip-dscp") == 0)
+		return parse_uint(v, 0, 63, &d->sip_dscp, error);
+	if (strcmp(key, "rtp-dscp") == 0)
+		return parse_uint(v, 0, 63, &d->rtp_dscp, error);
 	g_return_val_if_reached(FALSE);
 }
 

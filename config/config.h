@@ -81,6 +81,8 @@ typedef struct {
 	guint rtp_port_min;  /* default 16384 */
 	guint rtp_port_max;  /* default 32767 */
 	gboolean user_agent_os_version; /* User-Agent names the OS release too; default FALSE */
+	guint sip_dscp;			/* DSCP (0..63) of SIP packets; default 0 (unmarked) */
+	guint rtp_dscp;			/* DSCP of RTP and RTCP packets; default 0 */
 } SpDaemonConfig;
 
 typedef struct {

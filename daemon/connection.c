@@ -1672,6 +1672,8 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	g_autofree char *display = sp_sip_quote(cfg->display_name);
 	g_autofree char *line_param = NULL;
 	g_autofree char *user_agent = connection_user_agent(c);
+	const SpConfig *config = sp_phone_get_config(c->phone);
+	int tos = config != NULL ? (int)(config->daemon.sip_dscp << 2) : 0;
 	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
 	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
 	const char *cert_dir = c->tls_dir != NULL ? c->tls_dir : SP_SYSTEM_CA_DIR;
@@ -1701,6 +1703,8 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	    TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
 	    TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
 	    TAG_IF(stream, TPTAG_IDLE(SP_IDLE_CLOSE_MS)),
+	    /* sip-dscp: the TOS byte of every SIP packet (DSCP in its upper six bits). */
+	    TAG_IF(tos != 0, TPTAG_TOS(tos)),
 	    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
 		   TPTAG_KEEPALIVE(2 * cfg->keepalive_interval_ms)),
 	    TAG_IF(stream && cfg->keepalive_interval_ms > 0,

@@ -5,11 +5,17 @@ namespace; the daemon is driven only through its control socket."""
 
 import os
 import re
+import shutil
+import signal
 import sys
+import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
-from sites import StatusWatch, connection, render_config  # noqa: E402
+from farend import Sipp  # noqa: E402
+from sites import SITE_A, StatusWatch, connection, render_config  # noqa: E402
 
 pytest_plugins = ["fixtures_sites"]
 
@@ -46,3 +52,89 @@ def test_user_agent_is_the_bare_version_by_default(two_sites, netns, daemon_fact
     watch.wait_ready([0])
     ua = one_contact(a)["user_agent"]
     assert re.fullmatch(r"softphoned/[^\s()]+", ua), ua
+
+
+# -- DSCP ---------------------------------------------------------------------------------
+
+TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+FAREND = "127.0.0.10:5070"  # SIPp answering for DNs 9xxx behind site A
+WAIT = 30
+
+
+class TextCapture:
+    """tcpdump -v on the namespace's lo, its text kept: every packet's IP header (with its TOS
+    byte) and the addresses it went between."""
+
+    def __init__(self, netns, path):
+        self.path = str(path)
+        self.err = self.path + ".err"
+        with open(self.path, "wb") as out, open(self.err, "wb") as err:
+            self.proc = netns.popen([TCPDUMP, "-i", "lo", "-U", "-l", "-n", "-v", "udp"],
+                                    stdout=out, stderr=err)
+        deadline = time.monotonic() + 10
+        while "listening on" not in self._read(self.err):
+            assert self.proc.poll() is None, f"tcpdump ended: {self._read(self.err)}"
+            assert time.monotonic() < deadline, "tcpdump did not start"
+            time.sleep(0.05)
+
+    @staticmethod
+    def _read(path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def packets(self):
+        """[(tos, src "ip.port", dst "ip.port", text)] of what was captured so far."""
+        out = []
+        # A packet: its IP header line, then "src > dst: ..." and any payload lines.
+        for block in re.split(r"^(?=\d\d:\d\d:\d\d\.\d+ IP)", self._read(self.path),
+                              flags=re.M):
+            m = re.match(r"\S+ IP6? \(tos (0x[0-9a-f]+)[^\n]*\n\s+(\S+) > (\S+):(.*)",
+                         block, re.S)
+            if m:
+                out.append((int(m.group(1), 16), m.group(2), m.group(3).rstrip(":"),
+                            m.group(4)))
+        return out
+
+    def wait(self, pred, what):
+        deadline = time.monotonic() + WAIT
+        while True:
+            found = [p for p in self.packets() if pred(p)]
+            if found:
+                return found
+            assert time.monotonic() < deadline, f"no {what} captured:\n{self._read(self.path)}"
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(10)
+
+
+def test_sip_and_rtp_packets_carry_their_dscp(netns, site_factory, daemon_factory, tmp_path):
+    a = site_factory(SITE_A, name="A", farend=FAREND)
+    cap = TextCapture(netns, tmp_path / "dump.txt")
+    far = Sipp(netns, "uas-answer", tmp_path, FAREND).start()
+    try:
+        d, client, watch = start(daemon_factory, netns, [connection(a, user=DN)],
+                                 daemon={"sip-dscp": 26, "rtp-dscp": 46})
+        watch.wait_ready([0])
+        # REGISTER from the phone to the site: DSCP 26 (AF31) is TOS byte 0x68.
+        sent = cap.wait(lambda p: p[2] == f"{SITE_A}.5060" and "REGISTER" in p[3],
+                        "REGISTER")
+        assert all(p[0] == 26 << 2 for p in sent), sent
+
+        sid = client.call("Dial", {"connectionId": 0, "destination": "9001"})["sessionId"]
+        client.wait_event("SessionStatusChanged",
+                          lambda p: p["sessionId"] == sid and p["status"] == "Connected", WAIT)
+        offer = far.received("INVITE")[0]
+        port = int(re.search(r"^m=audio (\d+) ", offer, re.M).group(1))
+        ip = re.search(r"^c=IN IP4 (\S+)", offer, re.M).group(1)
+        # RTP from the port the phone offered, RTCP from the next one: DSCP 46 (EF), 0xb8.
+        sources = (f"{ip}.{port}", f"{ip}.{port + 1}")
+        cap.wait(lambda p: p[1] == sources[0], "RTP from the phone")
+        media = [p for p in cap.packets() if p[1] in sources]
+        assert all(p[0] == 46 << 2 for p in media), media
+        client.call("Hangup", {"sessionId": sid})
+    finally:
+        cap.stop()
+        far.stop()

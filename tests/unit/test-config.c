@@ -1304,10 +1304,8 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	    "(softphoned binds a free port)), ignored",
 	    ":23:11: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
 	    "(softphoned binds a free port)), ignored",
-	    ":24:11: policy/endpoint/signaling_qos=\"24\": not supported yet (DSCP marking of SIP "
-	    "packets), ignored",
-	    ":25:11: policy/endpoint/audio_qos=\"46\": not supported yet (DSCP marking of RTP "
-	    "packets), ignored",
+	    ":25:11: policy/endpoint/audio_qos: TOS byte 46: DSCP 11, its two low (ECN) bits "
+	    "dropped (for DSCP 46, write 184)",
 	    ":60:13: proxies/proxy0/nat/stun_server=\"stun.example.net\": not supported yet (NAT "
 	    "traversal (ICE, STUN, TURN)), ignored",
 	    ":64:13: proxies/proxy0/mailbox/password: not supported yet (voicemail "
@@ -1379,6 +1377,11 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	assert_mapped(config, "policy/endpoint/include_os_version_in_user_agent_header",
 		      "[daemon] user-agent-os-version", "1");
 	g_assert_true(config->daemon.user_agent_os_version);
+	/* The SDK's values are TOS bytes: 24 is DSCP 6. */
+	assert_mapped(config, "policy/endpoint/signaling_qos", "[daemon] sip-dscp", "6");
+	assert_mapped(config, "policy/endpoint/audio_qos", "[daemon] rtp-dscp", "11");
+	g_assert_cmpuint(config->daemon.sip_dscp, ==, 6);
+	g_assert_cmpuint(config->daemon.rtp_dscp, ==, 11);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
