@@ -628,10 +628,9 @@ static const Rule rules[] = {
 	/* [Configuring]: the address put in Contact, Via and SDP (IPv6 section). */
 	{"policy/endpoint/public_address", RULE_UNSUPPORTED, 0, NULL,
 	 "a public address in Contact, Via and SDP"},
-	{"policy/endpoint/sip_port_min", RULE_UNSUPPORTED, 0, NULL,
-	 "a SIP port range (softphoned binds a free port)"},
-	{"policy/endpoint/sip_port_max", RULE_UNSUPPORTED, 0, NULL,
-	 "a SIP port range (softphoned binds a free port)"},
+	/* [Configuring]: the range of ports SIP listens on. */
+	{"policy/endpoint/sip_port_min", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "sip-port-min"},
+	{"policy/endpoint/sip_port_max", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "sip-port-max"},
 	/* [Configuring], "QoS Bits": packets are marked by setting their QoS (TOS) bits, the
 	 * value being the IP header's TOS byte; its upper six bits are the DSCP softphoned's
 	 * keys take. */

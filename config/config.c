@@ -868,7 +868,8 @@ static const char *const policy_connection_keys[] = {
 static const char *const daemon_keys[] = {
     "socket",	    "log-level",    "shutdown-timeout",
     "rtp-port-min", "rtp-port-max", "user-agent-os-version",
-    "sip-dscp",	    "rtp-dscp",
+    "sip-dscp",	    "rtp-dscp",	    "sip-port-min",
+    "sip-port-max",
 };
 static const char *const policy_keys[] = {
     "auto-answer",
@@ -984,6 +985,10 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 		return parse_uint(v, 0, 63, &d->sip_dscp, error);
 	if (strcmp(key, "rtp-dscp") == 0)
 		return parse_uint(v, 0, 63, &d->rtp_dscp, error);
+	if (strcmp(key, "sip-port-min") == 0)
+		return parse_uint(v, 1, 65535, &d->sip_port_min, error);
+	if (strcmp(key, "sip-port-max") == 0)
+		return parse_uint(v, 1, 65535, &d->sip_port_max, error);
 	g_return_val_if_reached(FALSE);
 }
 
@@ -1192,6 +1197,20 @@ gboolean sp_config_check(SpConfig *config, GHashTable *present, SpConfigGroup *g
 		*key = "rtp-port-min";
 		return invalid(error, "must be below rtp-port-max (%u; got %u)", d->rtp_port_max,
 			       d->rtp_port_min);
+	}
+	if ((d->sip_port_min == 0) != (d->sip_port_max == 0)) {
+		*group = SP_CONFIG_GROUP_DAEMON;
+		*key = d->sip_port_min == 0 ? "sip-port-max" : "sip-port-min";
+		return invalid(error, "sip-port-min and sip-port-max go together");
+	}
+	if (d->sip_port_min > d->sip_port_max) {
+		*group = SP_CONFIG_GROUP_DAEMON;
+		*key = is_present(present, "daemon/sip-port-max") &&
+			       !is_present(present, "daemon/sip-port-min")
+			   ? "sip-port-max"
+			   : "sip-port-min";
+		return invalid(error, "the range is empty (sip-port-min %u, sip-port-max %u)",
+			       d->sip_port_min, d->sip_port_max);
 	}
 	if (present != NULL) {
 		g_hash_table_iter_init(&iter, present);

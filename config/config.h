@@ -83,6 +83,10 @@ typedef struct {
 	gboolean user_agent_os_version; /* User-Agent names the OS release too; default FALSE */
 	guint sip_dscp;			/* DSCP (0..63) of SIP packets; default 0 (unmarked) */
 	guint rtp_dscp;			/* DSCP of RTP and RTCP packets; default 0 */
+	/* Each connection's SIP stack listens on the first free port of this range; 0 (both):
+	 * any free port. */
+	guint sip_port_min;
+	guint sip_port_max;
 } SpDaemonConfig;
 
 typedef struct {

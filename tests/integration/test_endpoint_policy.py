@@ -138,3 +138,31 @@ def test_sip_and_rtp_packets_carry_their_dscp(netns, site_factory, daemon_factor
     finally:
         cap.stop()
         far.stop()
+
+
+# -- SIP port range ---------------------------------------------------------------------------
+
+
+def contact_port(contact):
+    return int(re.match(r"<?sips?:[^@]+@[^:;>]+:(\d+)", contact).group(1))
+
+
+def test_each_connection_listens_on_a_port_of_the_range(two_sites, netns, daemon_factory):
+    a, b = two_sites
+    d, client, watch = start(daemon_factory, netns,
+                             [connection(a, user=DN), connection(b, user=DN)],
+                             daemon={"sip-port-min": 5100, "sip-port-max": 5102})
+    watch.wait_ready([0, 1])
+    ports = [contact_port(one_contact(site)["contact"]) for site in (a, b)]
+    # Both stacks bind 127.0.0.1 (the route to both sites): the first free ports, in turn.
+    assert sorted(ports) == [5100, 5101], ports
+
+
+def test_no_free_port_in_the_range_is_a_clear_error(two_sites, netns, daemon_factory):
+    a, b = two_sites
+    d = daemon_factory(config_text=render_config(
+        [connection(a, user=DN), connection(b, user=DN)],
+        daemon={"sip-port-min": 5100, "sip-port-max": 5100}), netns=netns.name)
+    d.start(wait_ready=False)
+    assert d.proc.wait(WAIT) != 0
+    assert "connection 1: no free SIP port in 5100..5100" in d.log(), d.log()

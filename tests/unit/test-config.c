@@ -853,6 +853,14 @@ static void test_errors_bad_port(Fixture *f, gconstpointer data)
 		     "2: [daemon] rtp-port-max: must be above rtp-port-min (16384; got 1000)");
 	expect_error(f, "[daemon]\nrtp-port-min=2000\nrtp-port-max=2000\n", SP_CONFIG_ERROR_INVALID,
 		     "2: [daemon] rtp-port-min: must be below rtp-port-max (2000; got 2000)");
+	expect_error(f, "[daemon]\nsip-port-min=5100\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] sip-port-min: sip-port-min and sip-port-max go together");
+	expect_error(f, "[daemon]\nsip-port-min=5100\nsip-port-max=5000\n",
+		     SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] sip-port-min: the range is empty (sip-port-min 5100, "
+		     "sip-port-max 5000)");
+	expect_error(f, "[daemon]\nsip-dscp=64\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] sip-dscp: must be at most 63 (got \"64\")");
 }
 
 static void test_errors_values(Fixture *f, gconstpointer data)
@@ -1300,10 +1308,6 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	static const char *const expected[] = {
 	    ":16:11: policy/endpoint/public_address=\"192.0.2.7\": not supported yet (a public "
 	    "address in Contact, Via and SDP), ignored",
-	    ":22:11: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
-	    ":23:11: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
 	    ":25:11: policy/endpoint/audio_qos: TOS byte 46: DSCP 11, its two low (ECN) bits "
 	    "dropped (for DSCP 46, write 184)",
 	    ":60:13: proxies/proxy0/nat/stun_server=\"stun.example.net\": not supported yet (NAT "
@@ -1382,6 +1386,9 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	assert_mapped(config, "policy/endpoint/audio_qos", "[daemon] rtp-dscp", "11");
 	g_assert_cmpuint(config->daemon.sip_dscp, ==, 6);
 	g_assert_cmpuint(config->daemon.rtp_dscp, ==, 11);
+	assert_mapped(config, "policy/endpoint/sip_port_min", "[daemon] sip-port-min", "5060");
+	g_assert_cmpuint(config->daemon.sip_port_min, ==, 5060);
+	g_assert_cmpuint(config->daemon.sip_port_max, ==, 5080);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
@@ -1484,10 +1491,6 @@ static void test_xml_sdk_full(Fixture *f, gconstpointer data)
 {
 	g_autoptr(SpConfig) config = load_data("sdk-full.config");
 	static const char *const expected[] = {
-	    ":14:9: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
-	    ":15:9: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
 	    ":19:9: policy/endpoint/sip_transaction_timeout=\"4000\": not supported yet (one "
 	    "timeout for every SIP transaction (reg-timeout covers REGISTER)), ignored",
 	    ":31:9: policy/device/headset_name=\"Plantronics\": not supported yet (headset "
