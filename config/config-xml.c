@@ -625,9 +625,10 @@ static const Rule rules[] = {
 	{"policy/endpoint/rtp_port_max", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "rtp-port-max"},
 	{"policy/endpoint/rtp_inactivity_timeout", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY,
 	 "rtp-inactivity-timeout"},
-	/* [Configuring]: the address put in Contact, Via and SDP (IPv6 section). */
-	{"policy/endpoint/public_address", RULE_UNSUPPORTED, 0, NULL,
-	 "a public address in Contact, Via and SDP"},
+	/* [Configuring], the IPv6 section: public_address is applied to the SIP provider when the
+	 * endpoint is created, the address it gives out (Contact, Via, SDP) for every
+	 * connection; empty: the local one. */
+	{"policy/endpoint/public_address", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY, "public-address"},
 	/* [Configuring]: the range of ports SIP listens on. */
 	{"policy/endpoint/sip_port_min", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "sip-port-min"},
 	{"policy/endpoint/sip_port_max", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "sip-port-max"},

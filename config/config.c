@@ -480,6 +480,7 @@ static const KeySpec connection_keys[] = {
 	{"probe-failures", VALUE_COUNT, FIELD(probe_failures), 1, 100},
 	{"probe-timeout", VALUE_SECONDS, FIELD(probe_timeout_ms), 100, 10 * 60 * SECOND_MS},
 	{"protocol", VALUE_PROTOCOL, FIELD(protocol)},
+	{"public-address", VALUE_ADDRESS, FIELD(public_address)},
 	{"reg-timeout", VALUE_SECONDS, FIELD(reg_timeout_ms), 0, HOUR_MS},
 	{"reregister-in-seconds", VALUE_COUNT, FIELD(reregister_in_seconds), 1, G_MAXINT32},
 	{"retry-max", VALUE_SECONDS, FIELD(retry_max_ms), 100, DAY_MS},
@@ -577,6 +578,7 @@ SpConnectionConfig *sp_connection_config_copy(const SpConnectionConfig *c)
 	copy->password = g_strdup(c->password);
 	copy->display_name = g_strdup(c->display_name);
 	copy->local_address = g_strdup(c->local_address);
+	copy->public_address = g_strdup(c->public_address);
 	copy->ca_file = g_strdup(c->ca_file);
 	copy->password_file = g_strdup(c->password_file);
 	return copy;
@@ -593,6 +595,7 @@ void sp_connection_config_free(SpConnectionConfig *c)
 	sp_config_secret_free(c->password);
 	g_free(c->display_name);
 	g_free(c->local_address);
+	g_free(c->public_address);
 	g_free(c->ca_file);
 	g_free(c->password_file);
 	g_free(c);
@@ -863,6 +866,7 @@ static const char *const policy_connection_keys[] = {
     "keepalive-interval",    "probe-timeout", "probe-failures",
     "down-probe-interval",   "retry-min",     "retry-max",
     "reregister-in-seconds", "reg-timeout",   "srtp",
+    "public-address",
 };
 
 static const char *const daemon_keys[] = {

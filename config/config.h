@@ -56,6 +56,8 @@ typedef struct {
 	char *password;      /* resolved secret (from password, password-file or credentials) */
 	char *display_name;
 	char *local_address; /* NULL: the default route's address */
+	/* The address put in Contact, Via and SDP instead of the local one (NAT); NULL: none */
+	char *public_address;
 	char *ca_file;       /* TLS: CA bundle; NULL: the system's */
 	gboolean tls_verify; /* default TRUE */
 	gboolean enabled;    /* default TRUE */

@@ -898,11 +898,23 @@ static void connection_make_bind_url(SpConnection *c)
 	g_autofree char *local =
 	    c->local_address[0] == '[' ? g_strdup(c->local_address) : uri_host(c->local_address);
 
+	const char *pub = c->config->public_address;
+	g_autofree char *host = NULL;
+	g_autofree char *maddr = NULL;
+
+	/* public-address: sofia binds the maddr and puts the URL's host in Contact and Via. */
+	if (pub != NULL && pub[0] != '\0') {
+		host = uri_host(pub);
+		maddr = g_strdup_printf(";maddr=%s", local);
+	} else {
+		host = g_strdup(local);
+		maddr = g_strdup("");
+	}
 	g_free(c->bind_url);
 	if (c->config->protocol == SP_TRANSPORT_TLS)
-		c->bind_url = g_strdup_printf("sips:%s:*;transport=tls", local);
+		c->bind_url = g_strdup_printf("sips:%s:*%s;transport=tls", host, maddr);
 	else
-		c->bind_url = g_strdup_printf("sip:%s:*;transport=%s", local, tp);
+		c->bind_url = g_strdup_printf("sip:%s:*%s;transport=%s", host, maddr, tp);
 }
 
 static SpRetiredStack *connection_find_retired(SpConnection *c, nua_t *nua)
@@ -1720,6 +1732,13 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	guint first = config != NULL ? config->daemon.sip_port_min : 0;
 	guint last = config != NULL ? config->daemon.sip_port_max : 0;
 	g_autofree char *url = NULL;
+	/* With a public-address, sofia must not "fix" the Contact to the address the site
+	 * saw (natify): the public one is meant. */
+	const char *public_address = cfg->public_address != NULL && cfg->public_address[0] != '\0'
+					 ? cfg->public_address
+					 : NULL;
+	const char *outbound = public_address != NULL ? "no-options-keepalive no-validate no-natify"
+						      : "no-options-keepalive no-validate";
 	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
 	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
 	const char *cert_dir = c->tls_dir != NULL ? c->tls_dir : SP_SYSTEM_CA_DIR;
@@ -1753,7 +1772,9 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 		    NUTAG_M_PARAMS(line_param),
 		    /* Our own probes watch the site; sofia's outbound keepalives and its validation
 		     * OPTIONS (to our own Contact, via the site) would only add traffic. */
-		    NUTAG_OUTBOUND("no-options-keepalive no-validate"), NUTAG_KEEPALIVE(0),
+		    NUTAG_OUTBOUND(outbound), NUTAG_KEEPALIVE(0),
+		    /* ... and soa names it in the o= line of every SDP of this stack. */
+		    TAG_IF(public_address != NULL, SOATAG_ADDRESS(public_address)),
 		    NTATAG_SIP_T1X64(c->t1x64_ms),
 		    /* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
 		    TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
@@ -2179,6 +2200,7 @@ json_object *sp_connection_to_json(SpConnection *c)
 	json_object_object_add(o, "reregisterInSeconds",
 			       json_object_new_int64(cfg->reregister_in_seconds));
 	json_object_object_add(o, "localAddress", json_object_new_string(c->local_address));
+	json_object_object_add(o, "publicAddress", json_string_or_null(cfg->public_address));
 	json_object_object_add(o, "serverAddress", json_string_or_null(c->server_address));
 	json_object_object_add(o, "keepaliveIntervalMs",
 			       json_object_new_int64(cfg->keepalive_interval_ms));

@@ -166,3 +166,45 @@ def test_no_free_port_in_the_range_is_a_clear_error(two_sites, netns, daemon_fac
     d.start(wait_ready=False)
     assert d.proc.wait(WAIT) != 0
     assert "connection 1: no free SIP port in 5100..5100" in d.log(), d.log()
+
+
+# -- public address ---------------------------------------------------------------------------
+
+PUBLIC = "127.0.0.77"  # on the namespace's lo, but not bound by the phone
+
+
+def test_public_address_is_in_contact_via_and_sdp(netns, site_factory, daemon_factory,
+                                                  tmp_path):
+    a = site_factory(SITE_A, name="A", farend=FAREND)
+    cap = TextCapture(netns, tmp_path / "dump.txt")
+    far = Sipp(netns, "uas-answer", tmp_path, FAREND).start()
+    try:
+        d, client, watch = start(daemon_factory, netns,
+                                 [connection(a, user=DN, public_address=PUBLIC)])
+        watch.wait_ready([0])
+        register = cap.wait(lambda p: "REGISTER sip:" in p[3], "REGISTER")[0][3]
+        assert f"Via: SIP/2.0/UDP {PUBLIC}:" in register, register
+        assert re.search(rf"^\s*Contact: <sip:{DN}@{re.escape(PUBLIC)}:\d+[;>]", register,
+                         re.M), register
+        reg = one_contact(a)
+        assert re.match(rf"<?sip:{DN}@{re.escape(PUBLIC)}:\d+[;>]", reg["contact"]), reg
+        # ... while the phone sends from its local address, which the site saw.
+        assert "127.0.0.1" in reg["received"], reg
+
+        sid = client.call("Dial", {"connectionId": 0, "destination": "9001"})["sessionId"]
+        client.wait_event("SessionStatusChanged",
+                          lambda p: p["sessionId"] == sid and p["status"] == "Connected", WAIT)
+        invite = far.received("INVITE")[0]
+        vias = [line for line in invite.splitlines() if line.lower().startswith("via:")]
+        contact = next(line for line in invite.splitlines()
+                       if line.lower().startswith(("contact:", "m:")))
+        # Kamailio's Via on top, the phone's below it.
+        assert f"SIP/2.0/UDP {PUBLIC}:" in vias[-1], vias
+        assert f"@{PUBLIC}:" in contact, contact
+        assert re.search(rf"^c=IN IP4 {re.escape(PUBLIC)}\s*$", invite, re.M), invite
+        assert re.search(rf"^o=\S+ \S+ \S+ IN IP4 {re.escape(PUBLIC)}\s*$", invite, re.M), invite
+        assert "127.0.0.1" not in invite.split("\r\n\r\n", 1)[-1], invite
+        client.call("Hangup", {"sessionId": sid})
+    finally:
+        cap.stop()
+        far.stop()

@@ -1306,8 +1306,6 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 {
 	g_autoptr(SpConfig) config = load_data("sdk-85.config");
 	static const char *const expected[] = {
-	    ":16:11: policy/endpoint/public_address=\"192.0.2.7\": not supported yet (a public "
-	    "address in Contact, Via and SDP), ignored",
 	    ":25:11: policy/endpoint/audio_qos: TOS byte 46: DSCP 11, its two low (ECN) bits "
 	    "dropped (for DSCP 46, write 184)",
 	    ":60:13: proxies/proxy0/nat/stun_server=\"stun.example.net\": not supported yet (NAT "
@@ -1374,8 +1372,9 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	assert_mapped(config, "proxies/proxy0/password", "[connection 0] password", NULL);
 	g_assert_null(find_mapping(config, "proxies/proxy0/password")->value);
 	g_assert_null(find_mapping(config, "proxies/proxy0/mailbox/password")->value);
-	g_assert_cmpint(find_mapping(config, "policy/endpoint/public_address")->kind, ==,
-			SP_CONFIG_UNSUPPORTED);
+	assert_mapped(config, "policy/endpoint/public_address", "[policy] public-address",
+		      "192.0.2.7");
+	g_assert_cmpstr(config->connection_defaults->public_address, ==, "192.0.2.7");
 	assert_mapped(config, "system/security/use_srtp", "[policy] srtp", "off");
 	g_assert_cmpint(config->connection_defaults->srtp, ==, SP_SRTP_MODE_OFF);
 	assert_mapped(config, "policy/endpoint/include_os_version_in_user_agent_header",
