@@ -2100,6 +2100,25 @@ static void test_keyfile_srtp(Fixture *f, gconstpointer data)
 		     "4: [connection 0] srtp: must be off, optional or mandatory (got \"yes\")");
 }
 
+/* public-address: a [policy] default every connection takes unless its own says otherwise. */
+static void test_public_address(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_ok(f, "[policy]\npublic-address=203.0.113.7\n"
+						"[connection 0]\nuser=5001\nserver=a\n"
+						"[connection 1]\nuser=5001\nserver=b\n"
+						"public-address=[2001:db8::7]\n"
+						"[connection 2]\nuser=5001\nserver=c\n"
+						"public-address=\n");
+
+	g_assert_cmpstr(connection(config, 0)->public_address, ==, "203.0.113.7");
+	g_assert_cmpstr(connection(config, 1)->public_address, ==, "2001:db8::7");
+	g_assert_null(connection(config, 2)->public_address);
+	expect_error(f, "[connection 0]\nuser=5001\nserver=a\npublic-address=nat.example\n",
+		     SP_CONFIG_ERROR_INVALID,
+		     "4: [connection 0] public-address: must be an IP address (got "
+		     "\"nat.example\")");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -2108,6 +2127,7 @@ int main(int argc, char **argv)
 	TEST("/config/keyfile/minimal", test_keyfile_minimal);
 	TEST("/config/keyfile/empty", test_keyfile_empty);
 	TEST("/config/keyfile/srtp", test_keyfile_srtp);
+	TEST("/config/keyfile/public-address", test_public_address);
 	TEST("/config/keyfile/every-key", test_keyfile_every_key);
 	TEST("/config/keyfile/sipserver-policy", test_keyfile_sipserver_policy);
 	TEST("/config/keyfile/policy-defaults", test_keyfile_policy_defaults);
