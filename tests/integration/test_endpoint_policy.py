@@ -186,6 +186,8 @@ def test_public_address_is_in_contact_via_and_sdp(netns, site_factory, daemon_fa
         assert f"Via: SIP/2.0/UDP {PUBLIC}:" in register, register
         assert re.search(rf"^\s*Contact: <sip:{DN}@{re.escape(PUBLIC)}:\d+[;>]", register,
                          re.M), register
+        conn = client.call("GetConnections")[0]
+        assert (conn["publicAddress"], conn["localAddress"]) == (PUBLIC, "127.0.0.1"), conn
         reg = one_contact(a)
         assert re.match(rf"<?sip:{DN}@{re.escape(PUBLIC)}:\d+[;>]", reg["contact"]), reg
         # ... while the phone sends from its local address, which the site saw.
