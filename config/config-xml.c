@@ -565,6 +565,7 @@ typedef enum {
 	RULE_REREGISTER,   /* reregister_in_seconds */
 	RULE_REG_INTERVAL, /* reg_interval */
 	RULE_RTP_PORT_MIN, /* rtp_port_min: rounded up to even */
+	RULE_QOS,	   /* signaling_qos, audio_qos: a TOS byte, to the DSCP `key` */
 	RULE_DEVICE,	   /* audio_in_device, audio_out_device: `key` of [audio] */
 	RULE_LOG_LEVEL,	   /* 0..4 */
 	RULE_TLS,	   /* tls_enabled */
@@ -624,19 +625,22 @@ static const Rule rules[] = {
 	{"policy/endpoint/rtp_port_max", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "rtp-port-max"},
 	{"policy/endpoint/rtp_inactivity_timeout", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY,
 	 "rtp-inactivity-timeout"},
-	/* [Configuring]: the address put in Contact, Via and SDP (IPv6 section). */
-	{"policy/endpoint/public_address", RULE_UNSUPPORTED, 0, NULL,
-	 "a public address in Contact, Via and SDP"},
-	{"policy/endpoint/sip_port_min", RULE_UNSUPPORTED, 0, NULL,
-	 "a SIP port range (softphoned binds a free port)"},
-	{"policy/endpoint/sip_port_max", RULE_UNSUPPORTED, 0, NULL,
-	 "a SIP port range (softphoned binds a free port)"},
-	/* [Configuring], "QoS Bits": the TOS/DSCP marking of SIP and RTP packets. */
-	{"policy/endpoint/signaling_qos", RULE_UNSUPPORTED, 0, NULL, "DSCP marking of SIP packets"},
-	{"policy/endpoint/audio_qos", RULE_UNSUPPORTED, 0, NULL, "DSCP marking of RTP packets"},
+	/* [Configuring], the IPv6 section: public_address is applied to the SIP provider when the
+	 * endpoint is created, the address it gives out (Contact, Via, SDP) for every
+	 * connection; empty: the local one. */
+	{"policy/endpoint/public_address", RULE_GLOBAL, SP_CONFIG_GROUP_POLICY, "public-address"},
+	/* [Configuring]: the range of ports SIP listens on. */
+	{"policy/endpoint/sip_port_min", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "sip-port-min"},
+	{"policy/endpoint/sip_port_max", RULE_GLOBAL, SP_CONFIG_GROUP_DAEMON, "sip-port-max"},
+	/* [Configuring], "QoS Bits": packets are marked by setting their QoS (TOS) bits, the
+	 * value being the IP header's TOS byte; its upper six bits are the DSCP softphoned's
+	 * keys take. */
+	{"policy/endpoint/signaling_qos", RULE_QOS, SP_CONFIG_GROUP_DAEMON, "sip-dscp"},
+	{"policy/endpoint/audio_qos", RULE_QOS, SP_CONFIG_GROUP_DAEMON, "rtp-dscp"},
 	{"policy/endpoint/video_qos", RULE_IGNORED, 0, NULL, NO_VIDEO},
-	{"policy/endpoint/include_os_version_in_user_agent_header", RULE_UNSUPPORTED, 0, NULL,
-	 "the OS version in User-Agent"},
+	/* [Configuring]: whether the User-Agent header names the operating system's version. */
+	{"policy/endpoint/include_os_version_in_user_agent_header", RULE_GLOBAL,
+	 SP_CONFIG_GROUP_DAEMON, "user-agent-os-version"},
 	{"policy/endpoint/ip_versions", RULE_IGNORED, 0, NULL,
 	 "softphoned takes the address family of each server's address"},
 	{"policy/endpoint/sip_transaction_timeout", RULE_UNSUPPORTED, 0, NULL,
@@ -1070,6 +1074,41 @@ static gboolean map_item(Map *m, const Item *it, GError **error)
 		}
 		map_to(m, it, GLOBAL, r->group, r->key, it->value, NULL);
 		return TRUE;
+	case RULE_QOS: {
+		g_autofree char *v = NULL;
+
+		n = sdk_number(it->value);
+		if (n < 0 || n > 255) {
+			record(m, it, SP_CONFIG_IGNORED, NULL, NULL,
+			       "not a TOS byte (0 to 255): packets stay unmarked");
+			warn_at(m->x, it->line, it->col, "%s: not a TOS byte (0 to 255), ignored",
+				it->path);
+			return TRUE;
+		}
+		v = g_strdup_printf("%" G_GINT64_FORMAT, n >> 2);
+		if (n % 4 != 0) {
+			/* The two low bits are ECN's, not the sender's to set. A small value may
+			 * have been meant as a DSCP: say what its TOS byte would be. */
+			note =
+			    g_strdup_printf("TOS byte %" G_GINT64_FORMAT ": DSCP %" G_GINT64_FORMAT
+					    ", its two low (ECN) bits dropped%s",
+					    n, n >> 2, n < 64 ? " (for DSCP " : "");
+			if (n < 64) {
+				char *more = g_strdup_printf("%s%" G_GINT64_FORMAT
+							     ", write %" G_GINT64_FORMAT ")",
+							     note, n, n << 2);
+
+				g_free(note);
+				note = more;
+			}
+			warn_at(m->x, it->line, it->col, "%s: %s", it->path, note);
+		} else {
+			note = g_strdup_printf(
+			    "TOS byte %" G_GINT64_FORMAT ": DSCP %" G_GINT64_FORMAT, n, n >> 2);
+		}
+		map_to(m, it, GLOBAL, r->group, r->key, v, note);
+		return TRUE;
+	}
 	case RULE_DEVICE:
 		map_to(m, it, GLOBAL, r->group, r->key, it->value,
 		       "an ALSA PCM name (aplay -L); a Windows device name will not open");

@@ -481,6 +481,7 @@ static const KeySpec connection_keys[] = {
 	{"probe-failures", VALUE_COUNT, FIELD(probe_failures), 1, 100},
 	{"probe-timeout", VALUE_SECONDS, FIELD(probe_timeout_ms), 100, 10 * 60 * SECOND_MS},
 	{"protocol", VALUE_PROTOCOL, FIELD(protocol)},
+	{"public-address", VALUE_ADDRESS, FIELD(public_address)},
 	{"reg-timeout", VALUE_SECONDS, FIELD(reg_timeout_ms), 0, HOUR_MS},
 	{"reregister-in-seconds", VALUE_COUNT, FIELD(reregister_in_seconds), 1, G_MAXINT32},
 	{"retry-max", VALUE_SECONDS, FIELD(retry_max_ms), 100, DAY_MS},
@@ -578,6 +579,7 @@ SpConnectionConfig *sp_connection_config_copy(const SpConnectionConfig *c)
 	copy->password = g_strdup(c->password);
 	copy->display_name = g_strdup(c->display_name);
 	copy->local_address = g_strdup(c->local_address);
+	copy->public_address = g_strdup(c->public_address);
 	copy->ca_file = g_strdup(c->ca_file);
 	copy->password_file = g_strdup(c->password_file);
 	return copy;
@@ -594,6 +596,7 @@ void sp_connection_config_free(SpConnectionConfig *c)
 	sp_config_secret_free(c->password);
 	g_free(c->display_name);
 	g_free(c->local_address);
+	g_free(c->public_address);
 	g_free(c->ca_file);
 	g_free(c->password_file);
 	g_free(c);
@@ -864,11 +867,15 @@ static const char *const policy_connection_keys[] = {
     "keepalive-interval",    "probe-timeout", "probe-failures",
     "down-probe-interval",   "retry-min",     "retry-max",
     "reregister-in-seconds", "reg-timeout",   "srtp",
+    "public-address",
 };
 
 static const char *const daemon_keys[] = {
-    "socket",	    "log-level", "shutdown-timeout",  "rtp-port-min",
-    "rtp-port-max", "websocket", "websocket-origins", "websocket-token-file",
+    "socket",	    "log-level",    "shutdown-timeout",
+    "rtp-port-min", "rtp-port-max", "user-agent-os-version",
+    "sip-dscp",	    "rtp-dscp",	    "sip-port-min",
+    "sip-port-max", "websocket",    "websocket-origins",
+    "websocket-token-file",
 };
 static const char *const policy_keys[] = {
     "auto-answer",
@@ -1061,6 +1068,16 @@ static gboolean set_daemon(SpConfig *config, const char *key, const char *v, GEr
 		return set_rtp_port(&d->rtp_port_min, v, TRUE, error);
 	if (strcmp(key, "rtp-port-max") == 0)
 		return set_rtp_port(&d->rtp_port_max, v, FALSE, error);
+	if (strcmp(key, "user-agent-os-version") == 0)
+		return parse_bool(v, &d->user_agent_os_version, error);
+	if (strcmp(key, "sip-dscp") == 0)
+		return parse_uint(v, 0, 63, &d->sip_dscp, error);
+	if (strcmp(key, "rtp-dscp") == 0)
+		return parse_uint(v, 0, 63, &d->rtp_dscp, error);
+	if (strcmp(key, "sip-port-min") == 0)
+		return parse_uint(v, 1, 65535, &d->sip_port_min, error);
+	if (strcmp(key, "sip-port-max") == 0)
+		return parse_uint(v, 1, 65535, &d->sip_port_max, error);
 	g_return_val_if_reached(FALSE);
 }
 
@@ -1269,6 +1286,20 @@ gboolean sp_config_check(SpConfig *config, GHashTable *present, SpConfigGroup *g
 		*key = "rtp-port-min";
 		return invalid(error, "must be below rtp-port-max (%u; got %u)", d->rtp_port_max,
 			       d->rtp_port_min);
+	}
+	if ((d->sip_port_min == 0) != (d->sip_port_max == 0)) {
+		*group = SP_CONFIG_GROUP_DAEMON;
+		*key = d->sip_port_min == 0 ? "sip-port-max" : "sip-port-min";
+		return invalid(error, "sip-port-min and sip-port-max go together");
+	}
+	if (d->sip_port_min > d->sip_port_max) {
+		*group = SP_CONFIG_GROUP_DAEMON;
+		*key = is_present(present, "daemon/sip-port-max") &&
+			       !is_present(present, "daemon/sip-port-min")
+			   ? "sip-port-max"
+			   : "sip-port-min";
+		return invalid(error, "the range is empty (sip-port-min %u, sip-port-max %u)",
+			       d->sip_port_min, d->sip_port_max);
 	}
 	if (present != NULL) {
 		g_hash_table_iter_init(&iter, present);

@@ -56,6 +56,8 @@ typedef struct {
 	char *password;      /* resolved secret (from password, password-file or credentials) */
 	char *display_name;
 	char *local_address; /* NULL: the default route's address */
+	/* The address put in Contact, Via and SDP instead of the local one (NAT); NULL: none */
+	char *public_address;
 	char *ca_file;       /* TLS: CA bundle; NULL: the system's */
 	gboolean tls_verify; /* default TRUE */
 	gboolean enabled;    /* default TRUE */
@@ -85,6 +87,13 @@ typedef struct {
 	/* Exact Origin values allowed besides the page's own; NULL: none. */
 	char **websocket_origins;
 	char *websocket_token_file; /* absolute; NULL: beside the control socket */
+	gboolean user_agent_os_version; /* User-Agent names the OS release too; default FALSE */
+	guint sip_dscp;			/* DSCP (0..63) of SIP packets; default 0 (unmarked) */
+	guint rtp_dscp;			/* DSCP of RTP and RTCP packets; default 0 */
+	/* Each connection's SIP stack listens on the first free port of this range; 0 (both):
+	 * any free port. */
+	guint sip_port_min;
+	guint sip_port_max;
 } SpDaemonConfig;
 
 typedef struct {

@@ -55,6 +55,8 @@ SpRtpPorts *sp_calls_get_rtp_ports(SpCalls *calls)
 
 		calls->ports = sp_rtp_ports_new(config ? config->daemon.rtp_port_min : 0,
 						config ? config->daemon.rtp_port_max : 0);
+		if (config != NULL)
+			sp_rtp_ports_set_dscp(calls->ports, config->daemon.rtp_dscp);
 	}
 	return calls->ports;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -897,11 +898,23 @@ static void connection_make_bind_url(SpConnection *c)
 	g_autofree char *local =
 	    c->local_address[0] == '[' ? g_strdup(c->local_address) : uri_host(c->local_address);
 
+	const char *pub = c->config->public_address;
+	g_autofree char *host = NULL;
+	g_autofree char *maddr = NULL;
+
+	/* public-address: sofia binds the maddr and puts the URL's host in Contact and Via. */
+	if (pub != NULL && pub[0] != '\0') {
+		host = uri_host(pub);
+		maddr = g_strdup_printf(";maddr=%s", local);
+	} else {
+		host = g_strdup(local);
+		maddr = g_strdup("");
+	}
 	g_free(c->bind_url);
 	if (c->config->protocol == SP_TRANSPORT_TLS)
-		c->bind_url = g_strdup_printf("sips:%s:*;transport=tls", local);
+		c->bind_url = g_strdup_printf("sips:%s:*%s;transport=tls", host, maddr);
 	else
-		c->bind_url = g_strdup_printf("sip:%s:*;transport=%s", local, tp);
+		c->bind_url = g_strdup_printf("sip:%s:*%s;transport=%s", host, maddr, tp);
 }
 
 static SpRetiredStack *connection_find_retired(SpConnection *c, nua_t *nua)
@@ -1654,11 +1667,78 @@ static gboolean connection_prepare(SpConnection *c, GError **error)
 	return TRUE;
 }
 
+/* Whether a socket of the transport's kind binds address:port (nothing else listens there). */
+static gboolean sip_port_is_free(const char *address, guint port, gboolean stream)
+{
+	struct addrinfo hints = {.ai_socktype = stream ? SOCK_STREAM : SOCK_DGRAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	gsize len = strlen(address);
+	g_autofree char *host = address[0] == '[' && len > 2 && address[len - 1] == ']'
+				    ? g_strndup(address + 1, len - 2)
+				    : g_strdup(address);
+	char service[8];
+	gboolean free_port = FALSE;
+	int fd;
+
+	g_snprintf(service, sizeof service, "%u", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return TRUE; /* not a literal: let sofia try it */
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		int on = 1;
+
+		/* As sofia's own listening socket will: a TIME_WAIT leftover is no owner. */
+		if (stream)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+		free_port = bind(fd, res->ai_addr, res->ai_addrlen) == 0;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return free_port;
+}
+
+/* bind_url ("sip:HOST:*;...") with port instead of '*'. */
+static char *bind_url_at(const char *bind_url, guint port)
+{
+	const char *star = strstr(bind_url, ":*");
+	g_autofree char *head = NULL;
+
+	if (star == NULL)
+		return g_strdup(bind_url);
+	head = g_strndup(bind_url, (gsize)(star - bind_url));
+	return g_strdup_printf("%s:%u%s", head, port, star + 2);
+}
+
+/* "softphoned/VERSION", or with user-agent-os-version "softphoned/VERSION (Linux RELEASE)". */
+static char *connection_user_agent(SpConnection *c)
+{
+	const SpConfig *config = sp_phone_get_config(c->phone);
+	struct utsname u;
+
+	if (config == NULL || !config->daemon.user_agent_os_version || uname(&u) != 0)
+		return g_strdup("softphoned/" SP_VERSION);
+	return g_strdup_printf("softphoned/" SP_VERSION " (%s %s)", u.sysname, u.release);
+}
+
 static gboolean connection_create_nua(SpConnection *c, GError **error)
 {
 	const SpConnectionConfig *cfg = c->config;
 	g_autofree char *display = sp_sip_quote(cfg->display_name);
 	g_autofree char *line_param = NULL;
+	g_autofree char *user_agent = connection_user_agent(c);
+	const SpConfig *config = sp_phone_get_config(c->phone);
+	int tos = config != NULL ? (int)(config->daemon.sip_dscp << 2) : 0;
+	guint first = config != NULL ? config->daemon.sip_port_min : 0;
+	guint last = config != NULL ? config->daemon.sip_port_max : 0;
+	g_autofree char *url = NULL;
+	/* With a public-address, sofia must not "fix" the Contact to the address the site
+	 * saw (natify): the public one is meant. */
+	const char *public_address = cfg->public_address != NULL && cfg->public_address[0] != '\0'
+					 ? cfg->public_address
+					 : NULL;
+	const char *outbound = public_address != NULL ? "no-options-keepalive no-validate no-natify"
+						      : "no-options-keepalive no-validate";
 	gboolean tls = cfg->protocol == SP_TRANSPORT_TLS;
 	gboolean stream = cfg->protocol != SP_TRANSPORT_UDP;
 	const char *cert_dir = c->tls_dir != NULL ? c->tls_dir : SP_SYSTEM_CA_DIR;
@@ -1673,26 +1753,54 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 	g_free(c->from);
 	c->from = display != NULL ? g_strdup_printf("%s <%s>", display, c->aor) : g_strdup(c->aor);
 
-	errno = 0;
-	c->nua = nua_create(
-	    sp_phone_get_root(c->phone), connection_nua_callback, c,
-	    NUTAG_URL(URL_STRING_MAKE(c->bind_url)), NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
-	    NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(c->from),
-	    SIPTAG_USER_AGENT_STR("softphoned/" SP_VERSION), NUTAG_M_USERNAME(cfg->user),
-	    TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)), NUTAG_M_PARAMS(line_param),
-	    /* Our own probes watch the site; sofia's outbound keepalives and its validation
-	     * OPTIONS (to our own Contact, via the site) would only add traffic. */
-	    NUTAG_OUTBOUND("no-options-keepalive no-validate"), NUTAG_KEEPALIVE(0),
-	    NTATAG_SIP_T1X64(c->t1x64_ms),
-	    /* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
-	    TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
-	    TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
-	    TAG_IF(stream, TPTAG_IDLE(SP_IDLE_CLOSE_MS)),
-	    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
-		   TPTAG_KEEPALIVE(2 * cfg->keepalive_interval_ms)),
-	    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
-		   TPTAG_PINGPONG(MAX(cfg->probe_timeout_ms, 1000u))),
-	    TAG_END());
+	/* sip-port-min..max: the first free port of the range, else any free port. */
+	for (guint port = first;; port++) {
+		if (port != 0 && !sip_port_is_free(c->local_address, port, stream)) {
+			if (port >= last)
+				break;
+			continue;
+		}
+		g_free(url);
+		url = port != 0 ? bind_url_at(c->bind_url, port) : g_strdup(c->bind_url);
+		errno = 0;
+		c->nua = nua_create(
+		    sp_phone_get_root(c->phone), connection_nua_callback, c,
+		    NUTAG_URL(URL_STRING_MAKE(url)), NUTAG_PROXY(URL_STRING_MAKE(c->proxy)),
+		    NUTAG_REGISTRAR(URL_STRING_MAKE(c->registrar)), SIPTAG_FROM_STR(c->from),
+		    SIPTAG_USER_AGENT_STR(user_agent), NUTAG_M_USERNAME(cfg->user),
+		    TAG_IF(display != NULL, NUTAG_M_DISPLAY(cfg->display_name)),
+		    NUTAG_M_PARAMS(line_param),
+		    /* Our own probes watch the site; sofia's outbound keepalives and its validation
+		     * OPTIONS (to our own Contact, via the site) would only add traffic. */
+		    NUTAG_OUTBOUND(outbound), NUTAG_KEEPALIVE(0),
+		    /* ... and soa names it in the o= line of every SDP of this stack. */
+		    TAG_IF(public_address != NULL, SOATAG_ADDRESS(public_address)),
+		    NTATAG_SIP_T1X64(c->t1x64_ms),
+		    /* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
+		    TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
+		    TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
+		    TAG_IF(stream, TPTAG_IDLE(SP_IDLE_CLOSE_MS)),
+		    /* sip-dscp: the TOS byte of every SIP packet (DSCP in its upper six bits). */
+		    TAG_IF(tos != 0, TPTAG_TOS(tos)),
+		    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
+			   TPTAG_KEEPALIVE(2 * cfg->keepalive_interval_ms)),
+		    TAG_IF(stream && cfg->keepalive_interval_ms > 0,
+			   TPTAG_PINGPONG(MAX(cfg->probe_timeout_ms, 1000u))),
+		    TAG_END());
+		break;
+	}
+	if (c->nua != NULL && first != 0) {
+		g_free(c->bind_url);
+		c->bind_url = g_steal_pointer(&url);
+	}
+	if (c->nua == NULL && first != 0 && url == NULL) {
+		g_set_error(
+		    error, SP_ERROR, SP_ERROR_UNAVAILABLE,
+		    "connection %u: no free SIP port in %u..%u (sip-port-min, sip-port-max) "
+		    "on %s",
+		    cfg->id, first, last, c->local_address);
+		return FALSE;
+	}
 	if (c->nua == NULL) {
 		int err = errno;
 
@@ -2092,6 +2200,7 @@ json_object *sp_connection_to_json(SpConnection *c)
 	json_object_object_add(o, "reregisterInSeconds",
 			       json_object_new_int64(cfg->reregister_in_seconds));
 	json_object_object_add(o, "localAddress", json_object_new_string(c->local_address));
+	json_object_object_add(o, "publicAddress", json_string_or_null(cfg->public_address));
 	json_object_object_add(o, "serverAddress", json_string_or_null(c->server_address));
 	json_object_object_add(o, "keepaliveIntervalMs",
 			       json_object_new_int64(cfg->keepalive_interval_ms));

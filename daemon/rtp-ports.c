@@ -17,6 +17,7 @@ struct _SpRtpPorts {
 	guint min; /* even */
 	guint max; /* highest usable RTP port (even, max + 1 in range) */
 	guint next;
+	int tos; /* the TOS byte (IPv4) or traffic class (IPv6) of the sockets; 0: left alone */
 };
 
 struct _SpRtpPort {
@@ -44,13 +45,19 @@ SpRtpPorts *sp_rtp_ports_new(guint min, guint max)
 	return ports;
 }
 
+void sp_rtp_ports_set_dscp(SpRtpPorts *ports, guint dscp)
+{
+	ports->tos = (int)((dscp & 0x3f) << 2);
+}
+
 void sp_rtp_ports_free(SpRtpPorts *ports)
 {
 	g_free(ports);
 }
 
-/* Binds a UDP socket to addr:port; returns the fd or -errno. */
-static int bind_udp(const struct sockaddr_storage *addr, socklen_t len, guint port)
+/* Binds a UDP socket to addr:port, its packets marked with tos unless 0; returns the fd or
+ * -errno. */
+static int bind_udp(const struct sockaddr_storage *addr, socklen_t len, guint port, int tos)
 {
 	struct sockaddr_storage sa = *addr;
 	int fd;
@@ -63,6 +70,14 @@ static int bind_udp(const struct sockaddr_storage *addr, socklen_t len, guint po
 	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	if (tos != 0 &&
+	    (sa.ss_family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos)
+				      : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
 		int err = -errno;
 
@@ -116,10 +131,10 @@ SpRtpPort *sp_rtp_ports_reserve(SpRtpPorts *ports, const char *address, GError *
 
 		ports->next = port + 2 > ports->max ? ports->min : port + 2;
 
-		rtp = bind_udp(&sa, len, port);
+		rtp = bind_udp(&sa, len, port, ports->tos);
 		if (rtp < 0)
 			continue;
-		rtcp = bind_udp(&sa, len, port + 1);
+		rtcp = bind_udp(&sa, len, port + 1, ports->tos);
 		if (rtcp < 0) {
 			close(rtp);
 			continue;

@@ -11,6 +11,8 @@ typedef struct _SpRtpPort SpRtpPort;
 /* The range [min, max]; 0 for either means the default 16384..32767. */
 SpRtpPorts *sp_rtp_ports_new(guint min, guint max);
 void sp_rtp_ports_free(SpRtpPorts *ports);
+/* The DSCP (0..63) marked on the RTP and RTCP sockets reserved from now on; 0: none. */
+void sp_rtp_ports_set_dscp(SpRtpPorts *ports, guint dscp);
 
 /*
  * Binds UDP sockets to an even port p and to p + 1 on address (NULL: any IPv4 address), trying

@@ -89,6 +89,7 @@ struct _SpSession {
 	/* Media. */
 	SpRtpPort *rtp;
 	char *local_address;
+	char *public_address; /* the connection's public-address, for c= and o=; NULL: local */
 	char *sdp;
 	char *local_sdp; /* the latest of each side that soa reported */
 	char *remote_sdp;
@@ -193,10 +194,10 @@ static char *session_build_sdp(SpSession *s, const char *direction)
 {
 	const SpConfig *config = sp_phone_get_config(s->phone);
 
-	return sp_sdp_build_secure(s->local_address, sp_rtp_port_get_port(s->rtp), direction,
-				   sp_calls_get_codecs(s->calls),
-				   config ? config->audio.ptime_ms : 0, s->savp, s->crypto,
-				   s->n_crypto);
+	return sp_sdp_build_secure(
+	    s->public_address != NULL ? s->public_address : s->local_address,
+	    sp_rtp_port_get_port(s->rtp), direction, sp_calls_get_codecs(s->calls),
+	    config ? config->audio.ptime_ms : 0, s->savp, s->crypto, s->n_crypto);
 }
 
 /* Fresh keys for every a=crypto line we offer (see the rule at SpSession). */
@@ -806,6 +807,7 @@ void sp_session_free(SpSession *s)
 		g_array_unref(s->tried);
 	g_free(s->last_phrase);
 	g_free(s->local_address);
+	g_free(s->public_address);
 	sp_srtp_text_free(s->sdp);
 	if (s->dtmf != NULL)
 		g_string_free(s->dtmf, TRUE);
@@ -964,6 +966,9 @@ static gboolean session_prepare_media(SpSession *s, SpConnection *c, GError **er
 		g_free(s->local_address);
 		s->local_address = g_steal_pointer(&address);
 	}
+	/* A public-address (NAT) is what the far end must send RTP to. */
+	g_free(s->public_address);
+	s->public_address = g_strdup(sp_connection_get_config(c)->public_address);
 	/* The connection's SRTP: an inbound offer was answered already (session_answer_srtp). */
 	s->srtp_mode = sp_connection_config_get_srtp(sp_connection_get_config(c));
 	if (!s->srtp_answered && !session_offer_srtp(s)) {

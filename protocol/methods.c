@@ -350,6 +350,7 @@ static const ParamSpec add_connection_params[] = {
     {"reregisterInSeconds", PARAM_OPTION, FALSE, 0, "reregister-in-seconds"},
     {"enabled", PARAM_OPTION, FALSE, 0, "enabled"},
     {"localAddress", PARAM_OPTION, FALSE, 0, "local-address"},
+    {"publicAddress", PARAM_OPTION, FALSE, 0, "public-address"},
     {"keepaliveInterval", PARAM_OPTION, FALSE, 0, "keepalive-interval"},
     {"probeTimeout", PARAM_OPTION, FALSE, 0, "probe-timeout"},
     {"probeFailures", PARAM_OPTION, FALSE, 0, "probe-failures"},

@@ -186,5 +186,7 @@ def test_check_config_explains_the_file(tmp_path):
     assert "-> [connection 0] password=(hidden)" in text
     assert "policy/endpoint/public_address = \"192.0.2.9\"" in text
     assert "pw-secret" not in text and "pw-secret" not in out.stderr.decode()
-    assert "public_address=\"192.0.2.9\": not supported yet" in out.stderr.decode()
+    assert re.search(r"policy/endpoint/public_address = \"192.0.2.9\" +-> \[policy\] "
+                     r"public-address=192.0.2.9", text), text
+    assert "public_address" not in out.stderr.decode()
     assert text.strip().endswith("OK (2 connections)")

@@ -853,6 +853,14 @@ static void test_errors_bad_port(Fixture *f, gconstpointer data)
 		     "2: [daemon] rtp-port-max: must be above rtp-port-min (16384; got 1000)");
 	expect_error(f, "[daemon]\nrtp-port-min=2000\nrtp-port-max=2000\n", SP_CONFIG_ERROR_INVALID,
 		     "2: [daemon] rtp-port-min: must be below rtp-port-max (2000; got 2000)");
+	expect_error(f, "[daemon]\nsip-port-min=5100\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] sip-port-min: sip-port-min and sip-port-max go together");
+	expect_error(f, "[daemon]\nsip-port-min=5100\nsip-port-max=5000\n",
+		     SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] sip-port-min: the range is empty (sip-port-min 5100, "
+		     "sip-port-max 5000)");
+	expect_error(f, "[daemon]\nsip-dscp=64\n", SP_CONFIG_ERROR_INVALID,
+		     "2: [daemon] sip-dscp: must be at most 63 (got \"64\")");
 }
 
 static void test_errors_values(Fixture *f, gconstpointer data)
@@ -1298,18 +1306,8 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 {
 	g_autoptr(SpConfig) config = load_data("sdk-85.config");
 	static const char *const expected[] = {
-	    ":16:11: policy/endpoint/public_address=\"192.0.2.7\": not supported yet (a public "
-	    "address in Contact, Via and SDP), ignored",
-	    ":17:11: policy/endpoint/include_os_version_in_user_agent_header=\"1\": not "
-	    "supported yet (the OS version in User-Agent), ignored",
-	    ":22:11: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
-	    ":23:11: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
-	    ":24:11: policy/endpoint/signaling_qos=\"24\": not supported yet (DSCP marking of SIP "
-	    "packets), ignored",
-	    ":25:11: policy/endpoint/audio_qos=\"46\": not supported yet (DSCP marking of RTP "
-	    "packets), ignored",
+	    ":25:11: policy/endpoint/audio_qos: TOS byte 46: DSCP 11, its two low (ECN) bits "
+	    "dropped (for DSCP 46, write 184)",
 	    ":60:13: proxies/proxy0/nat/stun_server=\"stun.example.net\": not supported yet (NAT "
 	    "traversal (ICE, STUN, TURN)), ignored",
 	    ":64:13: proxies/proxy0/mailbox/password: not supported yet (voicemail "
@@ -1374,10 +1372,22 @@ static void test_xml_sdk_85(Fixture *f, gconstpointer data)
 	assert_mapped(config, "proxies/proxy0/password", "[connection 0] password", NULL);
 	g_assert_null(find_mapping(config, "proxies/proxy0/password")->value);
 	g_assert_null(find_mapping(config, "proxies/proxy0/mailbox/password")->value);
-	g_assert_cmpint(find_mapping(config, "policy/endpoint/public_address")->kind, ==,
-			SP_CONFIG_UNSUPPORTED);
+	assert_mapped(config, "policy/endpoint/public_address", "[policy] public-address",
+		      "192.0.2.7");
+	g_assert_cmpstr(config->connection_defaults->public_address, ==, "192.0.2.7");
 	assert_mapped(config, "system/security/use_srtp", "[policy] srtp", "off");
 	g_assert_cmpint(config->connection_defaults->srtp, ==, SP_SRTP_MODE_OFF);
+	assert_mapped(config, "policy/endpoint/include_os_version_in_user_agent_header",
+		      "[daemon] user-agent-os-version", "1");
+	g_assert_true(config->daemon.user_agent_os_version);
+	/* The SDK's values are TOS bytes: 24 is DSCP 6. */
+	assert_mapped(config, "policy/endpoint/signaling_qos", "[daemon] sip-dscp", "6");
+	assert_mapped(config, "policy/endpoint/audio_qos", "[daemon] rtp-dscp", "11");
+	g_assert_cmpuint(config->daemon.sip_dscp, ==, 6);
+	g_assert_cmpuint(config->daemon.rtp_dscp, ==, 11);
+	assert_mapped(config, "policy/endpoint/sip_port_min", "[daemon] sip-port-min", "5060");
+	g_assert_cmpuint(config->daemon.sip_port_min, ==, 5060);
+	g_assert_cmpuint(config->daemon.sip_port_max, ==, 5080);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/G729")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "policy/codecs/g722")->kind, ==, SP_CONFIG_IGNORED);
@@ -1480,10 +1490,6 @@ static void test_xml_sdk_full(Fixture *f, gconstpointer data)
 {
 	g_autoptr(SpConfig) config = load_data("sdk-full.config");
 	static const char *const expected[] = {
-	    ":14:9: policy/endpoint/sip_port_min=\"5060\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
-	    ":15:9: policy/endpoint/sip_port_max=\"5080\": not supported yet (a SIP port range "
-	    "(softphoned binds a free port)), ignored",
 	    ":19:9: policy/endpoint/sip_transaction_timeout=\"4000\": not supported yet (one "
 	    "timeout for every SIP transaction (reg-timeout covers REGISTER)), ignored",
 	    ":31:9: policy/device/headset_name=\"Plantronics\": not supported yet (headset "
@@ -2150,6 +2156,25 @@ static void test_errors_websocket(Fixture *f, gconstpointer data)
 		     "2: [daemon] websocket-token-file: must be an absolute path (got \"token\")");
 }
 
+/* public-address: a [policy] default every connection takes unless its own says otherwise. */
+static void test_public_address(Fixture *f, gconstpointer data)
+{
+	g_autoptr(SpConfig) config = load_ok(f, "[policy]\npublic-address=203.0.113.7\n"
+						"[connection 0]\nuser=5001\nserver=a\n"
+						"[connection 1]\nuser=5001\nserver=b\n"
+						"public-address=[2001:db8::7]\n"
+						"[connection 2]\nuser=5001\nserver=c\n"
+						"public-address=\n");
+
+	g_assert_cmpstr(connection(config, 0)->public_address, ==, "203.0.113.7");
+	g_assert_cmpstr(connection(config, 1)->public_address, ==, "2001:db8::7");
+	g_assert_null(connection(config, 2)->public_address);
+	expect_error(f, "[connection 0]\nuser=5001\nserver=a\npublic-address=nat.example\n",
+		     SP_CONFIG_ERROR_INVALID,
+		     "4: [connection 0] public-address: must be an IP address (got "
+		     "\"nat.example\")");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -2160,6 +2185,7 @@ int main(int argc, char **argv)
 	TEST("/config/errors/websocket", test_errors_websocket);
 	TEST("/config/keyfile/empty", test_keyfile_empty);
 	TEST("/config/keyfile/srtp", test_keyfile_srtp);
+	TEST("/config/keyfile/public-address", test_public_address);
 	TEST("/config/keyfile/every-key", test_keyfile_every_key);
 	TEST("/config/keyfile/sipserver-policy", test_keyfile_sipserver_policy);
 	TEST("/config/keyfile/policy-defaults", test_keyfile_policy_defaults);
