@@ -153,6 +153,30 @@ static gboolean tag_starts(const char *p, const char *element)
 	       (g_ascii_isspace(p[1 + n]) || p[1 + n] == '/' || p[1 + n] == '>');
 }
 
+/*
+ * The next character, never past the end of the line or of the text: a UTF-8 lead byte
+ * whose continuation bytes are missing (the file is not valid UTF-8) counts as one.
+ */
+static const char *next_char(const char *p)
+{
+	if (*p == '\0')
+		return p;
+	p++;
+	while (((guchar)*p & 0xc0) == 0x80)
+		p++;
+	return p;
+}
+
+/* Characters (lead bytes) in [start, end). */
+static int count_chars(const char *start, const char *end)
+{
+	int n = 0;
+
+	for (const char *q = start; q < end; q++)
+		n += ((guchar)*q & 0xc0) != 0x80;
+	return n;
+}
+
 /* Where the current start tag begins: GMarkup reports a position at or after its end. */
 static void tag_position(Xml *x, int *line, int *col)
 {
@@ -169,7 +193,7 @@ static void tag_position(Xml *x, int *line, int *col)
 	}
 	p = x->data + g_array_index(x->line_starts, gsize, l - 1);
 	for (int i = 1; i < c && *p != '\0' && *p != '\n'; i++)
-		p = g_utf8_next_char(p);
+		p = next_char(p);
 	/* GMarkup may have read past the tag: find its '>', then the '<' followed by the
 	 * element's name (GMarkup lets a '<' into an attribute value). */
 	while (p > x->data && *p != '>') {
@@ -185,7 +209,7 @@ static void tag_position(Xml *x, int *line, int *col)
 	for (start = p; start > x->data && start[-1] != '\n'; start--)
 		;
 	*line = l;
-	*col = (int)g_utf8_strlen(start, p - start) + 1;
+	*col = count_chars(start, p) + 1;
 }
 
 static void warn_at(Xml *x, int line, int col, const char *format, ...) G_GNUC_PRINTF(4, 5);

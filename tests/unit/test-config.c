@@ -855,8 +855,7 @@ static void test_errors_bad_port(Fixture *f, gconstpointer data)
 		     "2: [daemon] rtp-port-min: must be below rtp-port-max (2000; got 2000)");
 	expect_error(f, "[daemon]\nsip-port-min=5100\n", SP_CONFIG_ERROR_INVALID,
 		     "2: [daemon] sip-port-min: sip-port-min and sip-port-max go together");
-	expect_error(f, "[daemon]\nsip-port-min=5100\nsip-port-max=5000\n",
-		     SP_CONFIG_ERROR_INVALID,
+	expect_error(f, "[daemon]\nsip-port-min=5100\nsip-port-max=5000\n", SP_CONFIG_ERROR_INVALID,
 		     "2: [daemon] sip-port-min: the range is empty (sip-port-min 5100, "
 		     "sip-port-max 5000)");
 	expect_error(f, "[daemon]\nsip-dscp=64\n", SP_CONFIG_ERROR_INVALID,
@@ -1447,7 +1446,8 @@ static void test_xml_cp_81(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(config->layout, ==, "8.1 (CounterPath <settings> in Container \"Cp\")");
 	g_assert_cmpuint(config->connections->len, ==, 2);
 	g_assert_cmpstr(connection(config, 0)->server, ==, "SipServer1:5060");
-	/* Attribute values are trimmed, as in the SDK's own example (server=" SipServer2:port2"). */
+	/* Attribute values are trimmed, as in the SDK's own example (server=" SipServer2:port2").
+	 */
 	g_assert_cmpstr(connection(config, 1)->server, ==, "SipServer2:5060");
 	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 300);
 	g_assert_cmpuint(connection(config, 1)->reregister_in_seconds, ==, 600);
@@ -1457,13 +1457,14 @@ static void test_xml_cp_81(Fixture *f, gconstpointer data)
 
 	/* CounterPath's flat names are the same paths. */
 	g_clear_pointer(&config, sp_config_free);
-	config = load_ok(f, "<Container><Container name=\"Basic\">"
-			    "<Connectivity user=\"1\" server=\"a\"/></Container>"
-			    "<Container name=\"Cp\"><settings xmlns=\"http://www.counterpath.com/cps\">"
-			    "<setting name=\"proxies:proxy0:reregister_in_seconds\" value=\"77\"/>"
-			    "<domain name=\"policy\">"
-			    "<setting name=\"session:auto_answer\" value=\"1\"/></domain>"
-			    "</settings></Container></Container>");
+	config =
+	    load_ok(f, "<Container><Container name=\"Basic\">"
+		       "<Connectivity user=\"1\" server=\"a\"/></Container>"
+		       "<Container name=\"Cp\"><settings xmlns=\"http://www.counterpath.com/cps\">"
+		       "<setting name=\"proxies:proxy0:reregister_in_seconds\" value=\"77\"/>"
+		       "<domain name=\"policy\">"
+		       "<setting name=\"session:auto_answer\" value=\"1\"/></domain>"
+		       "</settings></Container></Container>");
 	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 77);
 	g_assert_true(config->policy.auto_answer);
 	g_assert_cmpuint(config->warnings->len, ==, 0);
@@ -1483,6 +1484,21 @@ static void test_xml_comment_only(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(config->connections->len, ==, 0);
 	g_assert_cmpint(find_mapping(config, "proxies/proxy0/reg_timeout")->kind, ==,
 			SP_CONFIG_IGNORED);
+}
+
+/*
+ * A tag cut short by a byte that is not UTF-8 (found by fuzz-xml: the error's position was
+ * looked for past the end of the text): a clear error, nothing read out of bounds.
+ */
+static void test_xml_invalid_utf8_in_a_tag(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SpConfig) config = load_text(f, "<?><S>\n <C/\xf2", &error);
+
+	(void)data;
+	g_assert_null(config);
+	g_assert_error(error, SP_CONFIG_ERROR, SP_CONFIG_ERROR_PARSE);
+	g_assert_true(g_str_has_prefix(error->message, f->path));
 }
 
 /* The older layout of the seed's example: domains straight in the Genesys container. */
@@ -1523,15 +1539,15 @@ static void test_xml_sdk_full(Fixture *f, gconstpointer data)
 /* Blanks around '=', in every place GMarkup sees an attribute. */
 static void test_xml_spaces_around_equals(Fixture *f, gconstpointer data)
 {
-	g_autoptr(SpConfig) config =
-	    load_ok(f, "<SipEndpoint xmlns = \"http://schemas.genesyslab.com/2009/sipendpoint\">\n"
-		       "<Container name =\"Basic\">\n"
-		       "<Connectivity user= \"DN1\" server = \"SipServer1:5060\"\tprotocol\t=\t'TCP'/>\n"
-		       "</Container>\n"
-		       "<Container name= \"Genesys\"><settings version = \"1.0\">\n"
-		       "<domain name =\"policy\"><section name= \"session\">\n"
-		       "<setting name = \"auto_answer\"\n value =\r\n \"1\"/>\n"
-		       "</section></domain></settings></Container></SipEndpoint>\n");
+	g_autoptr(SpConfig) config = load_ok(
+	    f, "<SipEndpoint xmlns = \"http://schemas.genesyslab.com/2009/sipendpoint\">\n"
+	       "<Container name =\"Basic\">\n"
+	       "<Connectivity user= \"DN1\" server = \"SipServer1:5060\"\tprotocol\t=\t'TCP'/>\n"
+	       "</Container>\n"
+	       "<Container name= \"Genesys\"><settings version = \"1.0\">\n"
+	       "<domain name =\"policy\"><section name= \"session\">\n"
+	       "<setting name = \"auto_answer\"\n value =\r\n \"1\"/>\n"
+	       "</section></domain></settings></Container></SipEndpoint>\n");
 
 	g_assert_cmpuint(config->warnings->len, ==, 0);
 	g_assert_cmpstr(connection(config, 0)->server, ==, "SipServer1:5060");
@@ -1545,22 +1561,22 @@ static void test_xml_spaces_around_equals(Fixture *f, gconstpointer data)
  * before and after them still count, and nothing in them leaks out. */
 static void test_xml_nested(Fixture *f, gconstpointer data)
 {
-	g_autoptr(SpConfig) config = load_ok(
-	    f, "<SipEndpoint><Container name=\"Basic\">\n"
-	       "<Connectivity user=\"1\" server=\"a\"/></Container>\n"
-	       "<Container name=\"Genesys\"><settings><domain name=\"proxies\">\n"
-	       "<section name=\"proxy0\">\n"
-	       "  <setting name=\"reg_timeout\" value=\"90\"/>\n"
-	       "  <section name=\"nat\"><section name=\"turn\">\n"
-	       "    <setting name=\"reg_timeout\" value=\"5\"/></section>\n"
-	       "    <setting name=\"ice_enabled\" value=\"0\"/></section>\n"
-	       "  <setting name=\"mailbox\" value=\"\">\n"
-	       "    <setting name=\"display_name\" value=\"Voicemail\"/>\n"
-	       "    <setting name=\"reg_interval\" value=\"1\"/>\n"
-	       "  </setting>\n"
-	       "  <setting name=\"display_name\" value=\"Agent\"/>\n"
-	       "  <setting name=\"reg_interval\" value=\"10\"/>\n"
-	       "</section></domain></settings></Container></SipEndpoint>\n");
+	g_autoptr(SpConfig) config =
+	    load_ok(f, "<SipEndpoint><Container name=\"Basic\">\n"
+		       "<Connectivity user=\"1\" server=\"a\"/></Container>\n"
+		       "<Container name=\"Genesys\"><settings><domain name=\"proxies\">\n"
+		       "<section name=\"proxy0\">\n"
+		       "  <setting name=\"reg_timeout\" value=\"90\"/>\n"
+		       "  <section name=\"nat\"><section name=\"turn\">\n"
+		       "    <setting name=\"reg_timeout\" value=\"5\"/></section>\n"
+		       "    <setting name=\"ice_enabled\" value=\"0\"/></section>\n"
+		       "  <setting name=\"mailbox\" value=\"\">\n"
+		       "    <setting name=\"display_name\" value=\"Voicemail\"/>\n"
+		       "    <setting name=\"reg_interval\" value=\"1\"/>\n"
+		       "  </setting>\n"
+		       "  <setting name=\"display_name\" value=\"Agent\"/>\n"
+		       "  <setting name=\"reg_interval\" value=\"10\"/>\n"
+		       "</section></domain></settings></Container></SipEndpoint>\n");
 
 	g_assert_cmpuint(connection(config, 0)->reregister_in_seconds, ==, 90);
 	g_assert_cmpstr(connection(config, 0)->display_name, ==, "Agent");
@@ -1569,8 +1585,7 @@ static void test_xml_nested(Fixture *f, gconstpointer data)
 			SP_CONFIG_UNSUPPORTED);
 	g_assert_cmpint(find_mapping(config, "proxies/proxy0/mailbox/display_name")->kind, ==,
 			SP_CONFIG_UNSUPPORTED);
-	g_assert_cmpint(find_mapping(config, "proxies/proxy0/mailbox/display_name")->line, ==,
-			10);
+	g_assert_cmpint(find_mapping(config, "proxies/proxy0/mailbox/display_name")->line, ==, 10);
 	/* Reported once by feature; ice_enabled is off. */
 	g_assert_cmpuint(config->warnings->len, ==, 2);
 	g_assert_true(has_warning(config, ":7:5: proxies/proxy0/nat/turn/reg_timeout=\"5\": not "
@@ -1584,7 +1599,7 @@ static void test_xml_nested(Fixture *f, gconstpointer data)
 	"</Container><Container name=\"Genesys\"><settings>"
 #define SDK_TAIL "</settings></Container></SipEndpoint>"
 #define PROXY0(settings)                                                                           \
-	SDK_HEAD "<domain name=\"proxies\"><section name=\"proxy0\">" settings                       \
+	SDK_HEAD "<domain name=\"proxies\"><section name=\"proxy0\">" settings                     \
 		 "</section></domain>" SDK_TAIL
 
 /* reg_timeout: the expiry when numeric; empty, 0 or not a number is the SDK's standalone
@@ -1641,14 +1656,15 @@ static void test_xml_reg_timeout(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(config->warnings->len, ==, 0);
 	g_clear_pointer(&config, sp_config_free);
 	/* Too large an expiry is an error where it was written. */
-	expect_error(f, PROXY0("<setting name=\"reg_timeout\" value=\"99999999999\"/>"),
-		     SP_CONFIG_ERROR_INVALID,
-		     "1:167: <section name=\"proxy0\"> reg_timeout: must be at most 2147483647 (got "
-		     "\"99999999999\")");
+	expect_error(
+	    f, PROXY0("<setting name=\"reg_timeout\" value=\"99999999999\"/>"),
+	    SP_CONFIG_ERROR_INVALID,
+	    "1:167: <section name=\"proxy0\"> reg_timeout: must be at most 2147483647 (got "
+	    "\"99999999999\")");
 }
 
 #define SESSION(settings)                                                                          \
-	SDK_HEAD "<domain name=\"policy\"><section name=\"session\">" settings                       \
+	SDK_HEAD "<domain name=\"policy\"><section name=\"session\">" settings                     \
 		 "</section></domain>" SDK_TAIL
 
 static void test_xml_session_and_system(Fixture *f, gconstpointer data)
@@ -1674,8 +1690,9 @@ static void test_xml_session_and_system(Fixture *f, gconstpointer data)
 	}
 	for (gsize i = 0; i < G_N_ELEMENTS(levels); i++) {
 		g_autofree char *text = g_strdup_printf(
-		    SDK_HEAD "<domain name=\"system\"><section name=\"diagnostics\">"
-			     "<setting name=\"log_level\" value=\"%zu\"/></section></domain>" SDK_TAIL,
+		    SDK_HEAD
+		    "<domain name=\"system\"><section name=\"diagnostics\">"
+		    "<setting name=\"log_level\" value=\"%zu\"/></section></domain>" SDK_TAIL,
 		    i);
 
 		config = load_ok(f, text);
@@ -1683,8 +1700,9 @@ static void test_xml_session_and_system(Fixture *f, gconstpointer data)
 		g_clear_pointer(&config, sp_config_free);
 	}
 	expect_error(f,
-		     SDK_HEAD "<domain name=\"system\"><section name=\"diagnostics\">"
-			      "<setting name=\"log_level\" value=\"5\"/></section></domain>" SDK_TAIL,
+		     SDK_HEAD
+		     "<domain name=\"system\"><section name=\"diagnostics\">"
+		     "<setting name=\"log_level\" value=\"5\"/></section></domain>" SDK_TAIL,
 		     SP_CONFIG_ERROR_INVALID,
 		     "1:171: <section name=\"diagnostics\"> log_level: must be 0 to 4 (got 5)");
 	config = load_ok(f, SESSION("<setting name=\"auto_answer\" value=\"0\"/>"));
@@ -1727,11 +1745,12 @@ static void test_xml_codecs(Fixture *f, gconstpointer data)
 	g_autoptr(SpConfig) config = NULL;
 
 	/* The list form decides over the codec entries. */
-	config = load_ok(f, CODECS("<domain name=\"codecs\"><section name=\"enabled\">"
-				   "<setting name=\"audio\" value=\"g722, iLBC,pcmu/8000,G729\"/>"
-				   "</section><section name=\"opus/48000/2\"/>"
-				   "<section name=\"PCMA/8000\"><setting name=\"fmtp\" value=\"x\"/>"
-				   "</section></domain>"));
+	config =
+	    load_ok(f, CODECS("<domain name=\"codecs\"><section name=\"enabled\">"
+			      "<setting name=\"audio\" value=\"g722, iLBC,pcmu/8000,G729\"/>"
+			      "</section><section name=\"opus/48000/2\"/>"
+			      "<section name=\"PCMA/8000\"><setting name=\"fmtp\" value=\"x\"/>"
+			      "</section></domain>"));
 	assert_codecs(config, "G722,PCMU");
 	g_assert_true(has_warning(config, "codecs not supported yet, left out of [audio] codecs: "
 					  "iLBC, G729"));
@@ -2213,6 +2232,7 @@ int main(int argc, char **argv)
 	TEST("/config/xml/sdk-85", test_xml_sdk_85);
 	TEST("/config/xml/crlf-bom", test_xml_crlf_bom);
 	TEST("/config/xml/cp-81", test_xml_cp_81);
+	TEST("/config/xml/invalid-utf8-in-a-tag", test_xml_invalid_utf8_in_a_tag);
 	TEST("/config/xml/comment-only", test_xml_comment_only);
 	TEST("/config/xml/sdk-full", test_xml_sdk_full);
 	TEST("/config/xml/spaces-around-equals", test_xml_spaces_around_equals);
