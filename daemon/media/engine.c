@@ -1374,11 +1374,7 @@ static void device_switch(Device *d, const char *name)
  */
 static void devices_update(SpMediaEngine *e)
 {
-	gboolean needed = FALSE;
-
-	for (guint i = 0; i < e->streams->len; i++)
-		needed = needed || needs_sound(g_ptr_array_index(e->streams, i));
-	if (!needed) {
+	if (!streams_need_sound(e)) {
 		/* A tone may keep the playback device (ringback, or a ring that shares it). */
 		if (tones_need_playback(e))
 			device_reset(&e->capture);
