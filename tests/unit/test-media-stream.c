@@ -80,6 +80,7 @@ typedef struct {
 	char *device_error_name;
 	char *device_error_text;
 	guint device_recoveries;
+	guint started;
 	gboolean wrong_thread;
 } Peer;
 
@@ -153,8 +154,22 @@ static void on_device_recovered(gpointer data, const char *device)
 	p->device_error_name = g_strdup(device);
 }
 
-static const SpMediaCallbacks callbacks = {on_dtmf, on_timeout, on_device_error,
-					   on_device_recovered};
+static void on_started(gpointer data)
+{
+	Peer *p = data;
+
+	if (g_thread_self() != main_thread)
+		p->wrong_thread = TRUE;
+	p->started++;
+}
+
+static const SpMediaCallbacks callbacks = {
+    .dtmf_received = on_dtmf,
+    .media_timeout = on_timeout,
+    .media_started = on_started,
+    .device_error = on_device_error,
+    .device_recovered = on_device_recovered,
+};
 
 /* capture: "A" (the 1 kHz tone), "B" (1.5 kHz), "S" (digital silence), or an ALSA name. */
 static Peer *peer_new(const char *name, const char *capture, guint timeout_ms)
@@ -309,6 +324,13 @@ static gboolean received_at_least(gpointer data)
 	Until *u = data;
 
 	return get_stats(u->p).packets_received >= u->n;
+}
+
+static gboolean sent_at_least(gpointer data)
+{
+	Until *u = data;
+
+	return get_stats(u->p).packets_sent >= u->n;
 }
 
 static void wait_received(Peer *p, guint64 n)
@@ -533,6 +555,7 @@ static void test_tone(gconstpointer data)
 {
 	const ToneCase *tc = data;
 	Peer *a, *b;
+	Until u;
 	gsize s1, s2;
 	gint64 t1, t2;
 	double pace_ms, share;
@@ -599,6 +622,10 @@ static void test_tone(gconstpointer data)
 	g_assert_false(isnan(s.mos));
 	g_assert_cmpfloat(s.mos, >=, 3.5);
 	g_assert_cmpfloat(s.mos, <=, 4.5);
+	/* Each side publishes its figures every few frames: A's count of what it sent catches up
+	 * with what B had received when B was read, and is never less than that once it has. */
+	u = (Until){a, s.packets_received, 0, NULL};
+	wait_for(sent_at_least, &u, "A's sent count to reach B's received count");
 	sa = get_stats(a);
 	g_assert_cmpuint(sa.packets_sent, >=, s.packets_received);
 	g_assert_cmpuint(sa.bytes_sent, >=, s.bytes_received);
@@ -1184,6 +1211,10 @@ static void test_no_remote(void)
 	g_assert_cmpstr(get_stats(a).remote_address, ==, "");
 	/* B sent to A all along, but with no far end known there is no source to accept. */
 	g_assert_cmpuint(get_stats(a).packets_discarded, >, 0);
+	while (g_main_context_iteration(ctx, FALSE))
+		;
+	g_assert_cmpuint(a->started, ==, 0); /* discarded packets are not the far end's media */
+	g_assert_cmpuint(b->started, ==, 0);
 
 	peer_free(a);
 	peer_free(b);
@@ -1330,6 +1361,8 @@ static void test_callbacks_thread(void)
 	u = (Until){b, 2, 0, NULL};
 	wait_for(digits_at_least, &u, "two digits");
 	g_assert_cmpstr(b->digits->str, ==, "42");
+	/* The first packet is reported once, however many follow. */
+	g_assert_cmpuint(b->started, ==, 1);
 	/* Callbacks run in the main context, never on the media thread. */
 	g_assert_false(b->wrong_thread);
 	peer_free(a);
