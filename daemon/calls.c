@@ -71,6 +71,11 @@ static void on_media_timeout(gpointer session)
 	sp_session_on_media_timeout(session);
 }
 
+static void on_media_started(gpointer session)
+{
+	sp_session_on_media_started(session);
+}
+
 static void on_device_error(gpointer data, const char *device, const char *error)
 {
 	SpCalls *calls = data;
@@ -101,6 +106,7 @@ SpMediaEngine *sp_calls_get_media(SpCalls *calls)
 	static const SpMediaCallbacks callbacks = {
 	    .dtmf_received = on_media_dtmf,
 	    .media_timeout = on_media_timeout,
+	    .media_started = on_media_started,
 	    .device_error = on_device_error,
 	    .device_recovered = on_device_recovered,
 	};

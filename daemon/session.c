@@ -20,6 +20,8 @@
 /* How long a session that sent BYE/CANCEL waits for its handle to finish (64 * T1 + margin). */
 #define SP_SESSION_ENDING_GUARD_S 40
 #define SP_INVITE_FAILOVER_TIMEOUT_MS_DEFAULT 2000
+/* Early media announced (a 18x with SDP) and silent this long: ringback until it sounds. */
+#define EARLY_GRACE_MS 1000
 
 /*
  * How soa builds our answers: every common codec in the offerer's order, telephone-event kept
@@ -95,6 +97,9 @@ struct _SpSession {
 	char *remote_sdp;
 	SpSdpMedia media; /* what they settled on */
 	SpMediaStream *stream;
+	gboolean media_heard; /* the stream has had a packet from the far end */
+	gboolean early_silent; /* early media announced, and nothing heard in EARLY_GRACE_MS */
+	guint early_timer;
 	json_object *audio; /* the statistics at the end, for the Disconnected event */
 
 	/*
@@ -318,6 +323,9 @@ static void session_update_media(SpSession *s)
 }
 
 /* soa reported SDP (tags of nua_i_state): when both sides are known and answered, apply it. */
+static gboolean on_early_grace(gpointer data);
+static void clear_source(guint *id);
+
 static void session_on_sdp(SpSession *s, const char *local, const char *remote, gboolean answered)
 {
 	const SpConfig *config = sp_phone_get_config(s->phone);
@@ -375,9 +383,13 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 						sp_rtp_port_get_rtcp_fd(s->rtp),
 						s->local_address ? s->local_address : "0.0.0.0",
 						sp_rtp_port_get_port(s->rtp), s);
+		s->media_heard = FALSE;
+		s->early_silent = FALSE;
 		if (s->status == SP_SESSION_IN_PROGRESS) {
-			g_info("session %s: early media", s->id);
-			sp_calls_update_tones(s->calls); /* it replaces the ringback */
+			g_info("session %s: early media announced", s->id);
+			clear_source(&s->early_timer);
+			s->early_timer = g_timeout_add(EARLY_GRACE_MS, on_early_grace, s);
+			sp_calls_update_tones(s->calls); /* no ringback while it may start */
 		}
 	}
 	session_update_media(s);
@@ -792,6 +804,7 @@ void sp_session_free(SpSession *s)
 	clear_source(&s->retry_timer);
 	clear_source(&s->answer_timer);
 	clear_source(&s->guard_timer);
+	clear_source(&s->early_timer);
 	session_drop_handle(s);
 	if (s->given_up != NULL)
 		g_ptr_array_unref(s->given_up);
@@ -850,6 +863,7 @@ static void session_end_locally(SpSession *s, int code, SpSessionReason reason, 
 	clear_source(&s->failover_timer);
 	clear_source(&s->retry_timer);
 	clear_source(&s->answer_timer);
+	clear_source(&s->early_timer);
 	s->ending = TRUE;
 	if (s->guard_timer == 0)
 		s->guard_timer =
@@ -877,10 +891,16 @@ gboolean sp_session_is_auto_answering(SpSession *s)
 	return s->answer_timer != 0;
 }
 
+/*
+ * Ringback while the far end rings and we hear nothing of it: no early media, or early media
+ * announced (a 18x with SDP) that has not sent a packet yet. A site that answers 183 with SDP
+ * and then stays silent until the answer would otherwise leave the agent in silence. The grace
+ * keeps a blip of ringback from preceding an announcement that starts a moment after its 183.
+ */
 gboolean sp_session_wants_ringback(SpSession *s)
 {
 	return s->outbound && s->status == SP_SESSION_IN_PROGRESS && s->ringing &&
-	       s->stream == NULL;
+	       (s->stream == NULL || (s->early_silent && !s->media_heard));
 }
 
 gboolean sp_session_is_holding(SpSession *s)
@@ -1695,6 +1715,31 @@ static void on_i_refer(SpSession *s, int status, sip_t const *sip, tagi_t tags[]
 	}
 done:
 	su_home_deinit(home);
+}
+
+static gboolean on_early_grace(gpointer data)
+{
+	SpSession *s = data;
+
+	s->early_timer = 0;
+	s->early_silent = TRUE;
+	if (!s->media_heard && s->status == SP_SESSION_IN_PROGRESS) {
+		g_info("session %s: no early media in %d ms; ringback until it is heard", s->id,
+		       EARLY_GRACE_MS);
+		sp_calls_update_tones(s->calls);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+void sp_session_on_media_started(SpSession *s)
+{
+	if (s->dead || s->media_heard)
+		return;
+	s->media_heard = TRUE;
+	if (s->status == SP_SESSION_IN_PROGRESS) {
+		g_info("session %s: early media heard", s->id);
+		sp_calls_update_tones(s->calls); /* it replaces the ringback */
+	}
 }
 
 void sp_session_on_media_timeout(SpSession *s)

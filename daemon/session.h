@@ -117,6 +117,7 @@ gboolean sp_session_transfer_attended(SpSession *s, SpSession *to, GError **erro
 /* The media stream's events (calls.c routes them; the stream's user data is the session). */
 void sp_session_on_media_dtmf(SpSession *s, char digit, guint duration_ms, const char *method);
 void sp_session_on_media_timeout(SpSession *s);
+void sp_session_on_media_started(SpSession *s);
 /* GetAudioStatistics: Unavailable before the call's media started. */
 json_object *sp_session_get_audio_statistics(SpSession *s, GError **error);
 

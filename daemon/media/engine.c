@@ -258,6 +258,7 @@ struct _Stream {
 typedef enum {
 	EV_DTMF,
 	EV_TIMEOUT,
+	EV_STARTED,
 	EV_DEVICE_ERROR,
 	EV_DEVICE_RECOVERED,
 } EventType;
@@ -324,6 +325,11 @@ static gboolean event_dispatch(gpointer data)
 		s = g_hash_table_lookup(f->live, GUINT_TO_POINTER(ev->id));
 		if (s != NULL && f->callbacks.media_timeout != NULL)
 			f->callbacks.media_timeout(s->user_data);
+		break;
+	case EV_STARTED:
+		s = g_hash_table_lookup(f->live, GUINT_TO_POINTER(ev->id));
+		if (s != NULL && f->callbacks.media_started != NULL)
+			f->callbacks.media_started(s->user_data);
 		break;
 	}
 	return G_SOURCE_REMOVE;
@@ -833,7 +839,13 @@ static void stream_on_rtp(Stream *st, guint8 *data, gsize len, const struct sock
 		sp_jitter_buffer_reset(st->jb);
 	st->last_rx_us = now;
 	st->last_ssrc_rx_us = now;
-	st->packets_received++;
+	if (st->packets_received++ == 0) {
+		Event *ev = g_new0(Event, 1);
+
+		ev->type = EV_STARTED;
+		ev->id = st->id;
+		post(st->engine, ev);
+	}
 	st->bytes_received += p.payload_len;
 	if (te) {
 		SpTelephoneEvent ev;

@@ -48,6 +48,9 @@ typedef struct {
 			      const char *method);
 	/* Nothing (RTP or RTCP) received for inactivity_timeout_ms while the stream is sendrecv. */
 	void (*media_timeout)(gpointer stream_user_data);
+	/* The stream's first packet from the far end (RTP audio or telephone-event): what tells
+	 * early media that plays from silence that does not. Reported once per stream. */
+	void (*media_started)(gpointer stream_user_data);
 	/* A device could not be opened or failed (unplugged). Reported once per failure; the
 	 * streams go on with silence. */
 	void (*device_error)(gpointer engine_user_data, const char *device, const char *error);

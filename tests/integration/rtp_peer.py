@@ -107,6 +107,22 @@ class Sniffer:
 # -- send ---------------------------------------------------------------------------------------
 
 
+def wait_for_target(to, timeout=30.0):
+    """--to ip:port, or file:PATH: a peer started ahead of the stream it will feed waits for
+    the test to write the stream's "ip:port" there (written whole, by a rename), so that it
+    sends the moment the address is known, without a process start in between."""
+    if not to.startswith("file:"):
+        return to
+    path = to[len("file:"):]
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline or stopped():
+            sys.exit(f"no target in {path} after {timeout:.0f} s")
+        time.sleep(0.005)
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
 def send_mode(a):
     rng = random.Random(a.seed)
     rate = 8000
@@ -127,7 +143,7 @@ def send_mode(a):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(addr(a.bind))
     sock.setblocking(False)
-    dst = addr(a.to)
+    dst = addr(wait_for_target(a.to))
 
     t0 = time.monotonic() + 0.05
     queue = []  # (send time, index)
@@ -352,7 +368,7 @@ def main():
     sub = ap.add_subparsers(dest="mode", required=True)
     s = sub.add_parser("send")
     s.add_argument("--bind", required=True)
-    s.add_argument("--to", required=True)
+    s.add_argument("--to", required=True, help="ip:port, or file:PATH holding it")
     s.add_argument("--codec", default="PCMU", choices=("PCMU", "PCMA"))
     s.add_argument("--tone", type=float, default=1000)
     s.add_argument("--amplitude", type=int, default=audio.AMPLITUDE)
