@@ -6,30 +6,19 @@ over, a site dead. Each time the daemon exits 0 before its hard stop, ends every
 import os
 import sys
 
-import pytest
-
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "sipp"))
 
 from sites import SITE_A  # noqa: E402
-from test_calls import (DN, FAREND_A, WAIT, Env, _env, finished, ringing, unique,  # noqa: E402
+# The calls' fixtures themselves (env: one far end; env_split: one per site), not copies.
+from test_calls import (DN, WAIT, env, env_split, finished, ringing, unique,  # noqa: E402,F401
                         wait_trace)
 
 pytest_plugins = ["fixtures_sites"]
 
 # The daemon's own words when its shutdown outlived the deadline and the loop was left anyway.
 HARD_STOP = "shutdown did not finish in time"
-
-
-@pytest.fixture
-def env(netns, site_factory, daemon_factory, tmp_path):
-    yield from _env(Env(netns, site_factory, daemon_factory, tmp_path))
-
-
-@pytest.fixture
-def env_split(netns, site_factory, daemon_factory, tmp_path):
-    yield from _env(Env(netns, site_factory, daemon_factory, tmp_path, farend_a=FAREND_A))
 
 
 def stop(env):
