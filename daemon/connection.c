@@ -161,6 +161,7 @@ struct _SpConnection {
 	char *line;		   /* value of the Contact's line= parameter (this stack's) */
 	char *tls_dir;		   /* private directory holding cafile.pem for sofia, or NULL */
 	unsigned t1x64_ms;	   /* the NUA's transaction lifetime in normal operation */
+	guint full_lifetime_holds; /* answered calls waiting for their ACK (see below) */
 
 	nua_t *nua;	    /* NULL until the site's name first resolved */
 	gboolean nua_lent;  /* handed to the calls, which may hold handles of it */
@@ -590,6 +591,31 @@ static void connection_stop_activity(SpConnection *c)
 	g_clear_handle_id(&c->lookup_watchdog_id, g_source_remove);
 }
 
+/*
+ * The lifetime of the NUA's transactions while Ready. reg-timeout shortens it, for the REGISTER
+ * and the probes; but it is also how long an answered call waits for its ACK (64 * T1, the
+ * retransmissions of our 200), and SIP Server's 3pcc MakeCall withholds that ACK until the
+ * dialled party answers, seconds later. So while an answered call waits for its ACK the
+ * lifetime is at least sofia's default (a REGISTER sent meanwhile waits that long too). A call
+ * on a retired stack keeps that stack's lifetime.
+ */
+static unsigned normal_t1x64(const SpConnection *c)
+{
+	return c->full_lifetime_holds > 0 ? MAX(c->t1x64_ms, SP_SOFIA_T1X64_MS) : c->t1x64_ms;
+}
+
+void sp_connection_hold_full_lifetime(SpConnection *c, gboolean hold)
+{
+	unsigned before = normal_t1x64(c);
+
+	if (!hold && c->full_lifetime_holds == 0)
+		return;
+	c->full_lifetime_holds += hold ? 1 : -1;
+	if (c->nua != NULL && c->transport_mode == SP_TRANSPORT_NORMAL && !c->shutdown_started &&
+	    !c->unreg_in_flight && normal_t1x64(c) != before)
+		nua_set_params(c->nua, NTATAG_SIP_T1X64(normal_t1x64(c)), TAG_END());
+}
+
 static void connection_set_t1x64(SpConnection *c, unsigned ms)
 {
 	if (c->nua != NULL)
@@ -622,7 +648,7 @@ static void connection_set_t1x64(SpConnection *c, unsigned ms)
 static void connection_set_transport(SpConnection *c, SpTransportMode mode)
 {
 	gboolean stream = c->config->protocol != SP_TRANSPORT_UDP;
-	unsigned t1x64 = c->t1x64_ms;
+	unsigned t1x64 = normal_t1x64(c);
 
 	if (c->transport_mode == mode || c->nua == NULL || c->shutdown_started)
 		return;
@@ -1308,7 +1334,7 @@ static void connection_unregistered(SpConnection *c)
 	}
 	if (c->removing || c->status != SP_CONNECTION_UNREGISTERING)
 		return;
-	connection_set_t1x64(c, c->t1x64_ms);
+	connection_set_t1x64(c, normal_t1x64(c));
 	connection_set_status(c, SP_CONNECTION_DISABLED, 0, NULL);
 }
 
@@ -1775,7 +1801,7 @@ static gboolean connection_create_nua(SpConnection *c, GError **error)
 		    NUTAG_OUTBOUND(outbound), NUTAG_KEEPALIVE(0),
 		    /* ... and soa names it in the o= line of every SDP of this stack. */
 		    TAG_IF(public_address != NULL, SOATAG_ADDRESS(public_address)),
-		    NTATAG_SIP_T1X64(c->t1x64_ms),
+		    NTATAG_SIP_T1X64(normal_t1x64(c)),
 		    /* TLS: any version the library allows (sofia's default is TLS 1.0 only). */
 		    TAG_IF(tls, TPTAG_TLS_VERSION(0)), TAG_IF(tls, TPTAG_CERTIFICATE(cert_dir)),
 		    TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(policy)),
@@ -1941,7 +1967,7 @@ gboolean sp_connection_enable(SpConnection *c, GError **error)
 	}
 	c->config->enabled = TRUE;
 	if (c->unreg_in_flight)
-		connection_set_t1x64(c, c->t1x64_ms);
+		connection_set_t1x64(c, normal_t1x64(c));
 	sp_connection_start(c);
 	return TRUE;
 }

@@ -55,6 +55,9 @@ char *sp_connection_make_uri(SpConnection *c, const char *destination);
  * so probe it now.
  */
 void sp_connection_report_failure(SpConnection *c, int status);
+/* An answered call waits for its ACK (TRUE) or no longer does (FALSE): while any does, the
+ * NUA's transactions live at least sofia's default 32 s, whatever reg-timeout says. */
+void sp_connection_hold_full_lifetime(SpConnection *c, gboolean hold);
 
 json_object *sp_connection_to_json(SpConnection *c);
 

@@ -97,6 +97,7 @@ struct _SpSession {
 	char *remote_sdp;
 	SpSdpMedia media; /* what they settled on */
 	SpMediaStream *stream;
+	SpConnection *ack_wait; /* answered, the ACK not yet in: the connection holding on */
 	gboolean media_heard; /* the stream has had a packet from the far end */
 	gboolean early_silent; /* early media announced, and nothing heard in EARLY_GRACE_MS */
 	guint early_timer;
@@ -325,6 +326,7 @@ static void session_update_media(SpSession *s)
 /* soa reported SDP (tags of nua_i_state): when both sides are known and answered, apply it. */
 static gboolean on_early_grace(gpointer data);
 static void clear_source(guint *id);
+static void session_end_ack_wait(SpSession *s);
 
 static void session_on_sdp(SpSession *s, const char *local, const char *remote, gboolean answered)
 {
@@ -562,8 +564,10 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	if (s->status == SP_SESSION_DISCONNECTED)
 		return; /* Disconnected is final and reported once */
 
-	if (status == SP_SESSION_DISCONNECTED)
+	if (status == SP_SESSION_DISCONNECTED) {
 		session_stop_media(s);
+		session_end_ack_wait(s);
+	}
 	s->previous = s->status;
 	s->has_previous = TRUE;
 	s->status = status;
@@ -641,6 +645,15 @@ static void clear_source(guint *id)
 	if (*id != 0) {
 		g_source_remove(*id);
 		*id = 0;
+	}
+}
+
+/* Our 200 is answered by the ACK, or the call is over: its retransmissions need not last. */
+static void session_end_ack_wait(SpSession *s)
+{
+	if (s->ack_wait != NULL) {
+		sp_connection_hold_full_lifetime(s->ack_wait, FALSE);
+		s->ack_wait = NULL;
 	}
 }
 
@@ -1438,6 +1451,11 @@ gboolean sp_session_answer(SpSession *s, GError **error)
 
 	clear_source(&s->answer_timer);
 	sp_calls_hold_others(s->calls, s);
+	/* Before the 200: its retransmissions get the lifetime set when it is sent. */
+	if (s->ack_wait == NULL && s->connection != NULL) {
+		s->ack_wait = s->connection;
+		sp_connection_hold_full_lifetime(s->ack_wait, TRUE);
+	}
 	nua_respond(s->nh, SIP_200_OK, NUTAG_MEDIA_ENABLE(1), SOATAG_USER_SDP_STR(s->sdp),
 		    SP_SESSION_SOA_TAGS, TAG_END());
 	sp_session_set_status(s, SP_SESSION_CONNECTED, 0, SP_REASON_NONE, NULL);
@@ -2123,6 +2141,7 @@ static void on_i_state(SpSession *s, int status, char const *phrase, sip_t const
 	switch (state) {
 	case nua_callstate_ready:
 		s->confirmed = TRUE;
+		session_end_ack_wait(s);
 		if (s->ending && s->status == SP_SESSION_DISCONNECTED) {
 			/* A 200 OK crossed our CANCEL, or we hung up before the ACK: end it now. */
 			nua_bye(s->nh, TAG_END());

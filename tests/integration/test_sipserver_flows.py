@@ -89,9 +89,13 @@ def test_expose_headers_policy(env):
 # -- T-Lib-Initiated MakeCall INVITE -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answered", [True, False], ids=["party-answers", "never-answers"])
-def test_makecall_with_ack_withheld(env, answered):
-    env.start()
+@pytest.mark.parametrize("answered,reg_timeout", [(True, None), (False, None), (True, 2)],
+                         ids=["party-answers", "never-answers", "party-answers-reg-timeout-2s"])
+def test_makecall_with_ack_withheld(env, answered, reg_timeout):
+    """With reg-timeout=2 (a short REGISTER transaction lifetime, for fast detection of a dead
+    site) the withheld ACK (4 s) must still be waited for: the answer's retransmissions run
+    for sofia's full 32 s, not for the REGISTER's lifetime."""
+    env.start(reg_timeout=reg_timeout)
     ackip = CALLER.split(":")[0] if answered else "0.0.0.0"
     caller = env.caller("uac-sipserver-makecall", env.b,
                         keys={"callUuid": UUID, "trace": "m", "ackip": ackip})
