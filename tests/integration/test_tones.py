@@ -91,6 +91,21 @@ def wait_recorded(path, secs, timeout=WAIT):
         time.sleep(0.05)
 
 
+def wait_stopped(path, timeout=WAIT):
+    """Waits until the recording at path stops growing (0.3 s without a byte more, where a
+    playing device adds 20 ms every 20 ms); returns its length in seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = seconds(path), time.monotonic()
+    while time.monotonic() - since < 0.3:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} still grows after {timeout} s: {seconds(path):.2f} s")
+        time.sleep(0.05)
+        now = seconds(path)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 def has(w, freq, level):
     return w.amp[freq] >= audio.PRESENT * level
 
@@ -106,11 +121,23 @@ def span(samples, freqs, start, end):
     return ws
 
 
+def no_ringback(w):
+    """No ringback in a window of the call's own sound: the ringback plays at TONE_LEVEL, and
+    the far end's tone leaks a few per cent of its level into 425 Hz where a frame was
+    concealed or the sound starts (a phase step), so the line is drawn at a fifth of it."""
+    return w.amp[RINGBACK] < 0.2 * TONE_LEVEL
+
+
 def without_onsets(ws):
-    """ws less each window in which a sound starts after silence: a tone's first packet after
-    a silent jitter buffer is a step, whose spectrum spreads over every frequency judged."""
-    return [w for prev, w in zip([None] + ws, ws)
-            if prev is None or not audio.is_silent(prev) or audio.is_silent(w)]
+    """ws less the two windows in which a sound starts after silence: a tone's first packet
+    after a silent jitter buffer is a step, whose spectrum spreads over every frequency
+    judged, and it may straddle two windows."""
+    keep = []
+    for i, w in enumerate(ws):
+        before = ws[max(0, i - 2):i]
+        if audio.is_silent(w) or not any(audio.is_silent(p) for p in before):
+            keep.append(w)
+    return keep
 
 
 def assert_all(ws, pred, what):
@@ -145,7 +172,9 @@ def test_ring_on_its_device_until_answer_and_ringback_at_the_caller(env):
     a.wait_session("Connected", sid_a)
     b.wait_session("Connected", sid_b)
     b_conn = b.home.recorded_seconds()
-    rang = seconds(a.ring_path)
+    # The device closes on the media thread a moment after the Answer, and the file plugin
+    # writes what its buffer held (80 ms) at the close: wait for that, then for nothing more.
+    rang = wait_stopped(a.ring_path)
     time.sleep(1.0)  # measurement: a second of the call, in which nothing may ring
     assert seconds(a.ring_path) == rang, "the ring device still plays after Answer"
     a.call("Hangup", {"sessionId": sid_a})
@@ -168,8 +197,7 @@ def test_ring_on_its_device_until_answer_and_ringback_at_the_caller(env):
     assert_all(span(rec, (RINGBACK,), 5 + EDGE, 6 - EDGE),
                lambda w: has(w, RINGBACK, TONE_LEVEL), "ringback on again")
     after = span(rec, (RINGBACK, HZ_A), b_conn + 0.2, len(rec) / RATE - 0.2)
-    assert_all(without_onsets(after), lambda w: lacks(w, RINGBACK, TONE_LEVEL),
-               "ringback after the 200")
+    assert_all(without_onsets(after), no_ringback, "ringback after the 200")
     assert audio.fraction(after, lambda w: audio.has_tone(w, HZ_A)) >= 0.9
 
 
@@ -230,19 +258,23 @@ def test_call_waiting_beep_over_the_call(env):
     loud = [w for w in beep if has(w, BEEP, TONE_LEVEL)]
     # 0.3 s of beep: about 15 windows; at least 10 clear of its ramps and the window grid.
     assert 10 <= len(loud) <= 17, f"beep in {len(loud)} windows: {audio.describe(beep, 40)}"
-    assert all(w.amp[HZ_B] >= audio.PRESENT * audio.AMPLITUDE / audio.FULL_SCALE
-               for w in loud), "B's voice went away under the beep"
+    # Mixed, not in place of the call: B's voice goes on under the beep (a window or two may
+    # lose it to a late packet on a loaded machine; a beep replacing the call loses them all).
+    voiced = [w for w in loud if w.amp[HZ_B] >= audio.PRESENT * audio.AMPLITUDE / audio.FULL_SCALE]
+    assert len(voiced) >= 0.8 * len(loud), \
+        f"B's voice went away under the beep: {audio.describe(loud, 20)}"
     rest = span(rec, (BEEP, HZ_B), loud[-1].t + 0.1, len(rec) / RATE - 0.2)
     assert_all(rest, lambda w: lacks(w, BEEP, TONE_LEVEL), "a second beep")
     assert rejected > alerted
 
 
-def test_ringback_from_a_farend_after_180_until_200(env):
-    """A SIPp far end answers 180, rings for 5.5 s and answers: A hears the ringback cadence,
-    then the far end's RTP, and no ringback from the 200 on."""
+def call_answered_with_no_early_sound(env, scenario):
+    """A dials a SIPp far end playing scenario, which sends no RTP before its 200; once
+    Connected an RTP peer plays HZ_A to A for 2 s, and A hangs up. Returns A's speaker
+    recording and how much of it there was at the Connected event."""
     a = env.phone(None)
     port = env.peer_port()
-    far = env.farend("uas-ringback", keys={"rtp_ip": PEER_IP, "rtp_port": port, "pt": 0})
+    far = env.farend(scenario, keys={"rtp_ip": PEER_IP, "rtp_port": port, "pt": 0})
     sid = a.call("Dial", {"connectionId": 0, "destination": "9001"})["sessionId"]
     a.wait_session("Connected", sid)
     connected = a.home.recorded_seconds()
@@ -254,19 +286,28 @@ def test_ringback_from_a_farend_after_180_until_200(env):
     a.wait_session("Disconnected", sid)
     assert far.wait(WAIT) == 0, far.output()
     a.stop()
+    return a.recording(), connected
 
-    rec = a.recording()
+
+def assert_answered_sound(rec, connected):
+    """From the 200 on: the far end's tone, and no ringback. (The recording's length read at
+    the event lags what the daemon wrote by a period or two.)"""
+    after = span(rec, (RINGBACK, HZ_A), connected + 0.1, len(rec) / RATE - 0.2)
+    assert_all(without_onsets(after), no_ringback, "ringback after the 200")
+    assert audio.fraction(after, lambda w: audio.has_tone(w, HZ_A)) >= 0.5
+
+
+def test_ringback_from_a_farend_after_180_until_200(env):
+    """A SIPp far end answers 180, rings for 5.5 s and answers: A hears the ringback cadence,
+    then the far end's RTP, and no ringback from the 200 on."""
+    rec, connected = call_answered_with_no_early_sound(env, "uas-ringback")
     assert connected >= 5.0, f"Connected after {connected:.2f} s of recording"
     assert_all(span(rec, (RINGBACK,), EDGE, 1 - EDGE),
                lambda w: has(w, RINGBACK, TONE_LEVEL), "ringback on")
     assert_all(span(rec, (RINGBACK,), 1 + EDGE, 5 - EDGE), audio.is_silent, "ringback off")
     assert_all(span(rec, (RINGBACK,), 5 + EDGE, connected - 0.15),
                lambda w: has(w, RINGBACK, TONE_LEVEL), "ringback on again")
-    # The recording's length read at the event lags what the daemon wrote by a period or two.
-    after = span(rec, (RINGBACK, HZ_A), connected + 0.1, len(rec) / RATE - 0.2)
-    assert_all(without_onsets(after), lambda w: lacks(w, RINGBACK, TONE_LEVEL),
-               "ringback after the 200")
-    assert audio.fraction(after, lambda w: audio.has_tone(w, HZ_A)) >= 0.5
+    assert_answered_sound(rec, connected)
 
 
 def feed_when_known(a, sid, path):
@@ -302,7 +343,7 @@ def test_early_media_is_heard_instead_of_ringback(env):
     rec = a.recording()
     assert connected >= 2.0, f"Connected after {connected:.2f} s of recording"
     ws = span(rec, (RINGBACK, HZ_EARLY), 0.0, len(rec) / RATE)
-    assert_all(ws, lambda w: lacks(w, RINGBACK, TONE_LEVEL), "ringback with early media")
+    assert_all(without_onsets(ws), no_ringback, "ringback with early media")
     early = [w for w in ws if w.t < connected - 0.1]
     heard = audio.fraction(early, lambda w: audio.has_tone(w, HZ_EARLY))
     assert heard >= 0.8, f"early media in {heard:.0%}: {audio.describe(early, 30)}"
@@ -312,22 +353,7 @@ def test_ringback_while_announced_early_media_stays_silent(env):
     """A SIPp far end answers 183 with SDP, sends no RTP for the 4 s until its 200: after a
     second of grace A hears the ringback cadence (on 1 s, off), then the far end's RTP once
     answered, and no ringback after the 200."""
-    a = env.phone(None)
-    port = env.peer_port()
-    far = env.farend("uas-early-media", keys={"rtp_ip": PEER_IP, "rtp_port": port, "pt": 0})
-    sid = a.call("Dial", {"connectionId": 0, "destination": "9001"})["sessionId"]
-    a.wait_session("Connected", sid)
-    connected = a.home.recorded_seconds()
-    local = a.local_rtp(sid)
-    proc, report = env.rtp_peer("send", "--bind", f"{PEER_IP}:{port}", "--to", local,
-                                "--tone", HZ_A, "--seconds", 2)
-    env.peer_report(proc, report)
-    a.call("Hangup", {"sessionId": sid})
-    a.wait_session("Disconnected", sid)
-    assert far.wait(WAIT) == 0, far.output()
-    a.stop()
-
-    rec = a.recording()
+    rec, connected = call_answered_with_no_early_sound(env, "uas-early-media")
     # The speaker opens with the early stream, at the 183: the recording starts there.
     assert connected >= 3.0, f"Connected after {connected:.2f} s of recording"
     assert_all(span(rec, (RINGBACK,), EDGE, 1 - EDGE), audio.is_silent, "the second of grace")
@@ -335,10 +361,7 @@ def test_ringback_while_announced_early_media_stays_silent(env):
                lambda w: has(w, RINGBACK, TONE_LEVEL), "ringback on")
     assert_all(span(rec, (RINGBACK,), 2 + EDGE, connected - 0.15), audio.is_silent,
                "ringback off")
-    after = span(rec, (RINGBACK, HZ_A), connected + 0.1, len(rec) / RATE - 0.2)
-    assert_all(without_onsets(after), lambda w: lacks(w, RINGBACK, TONE_LEVEL),
-               "ringback after the 200")
-    assert audio.fraction(after, lambda w: audio.has_tone(w, HZ_A)) >= 0.5
+    assert_answered_sound(rec, connected)
 
 
 def test_auto_answered_call_does_not_ring(env):
