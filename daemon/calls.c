@@ -557,7 +557,13 @@ SpSession *sp_calls_follow_refer(SpCalls *calls, SpSession *from, const char *ur
 			    SP_CALLS_MAX);
 		return NULL;
 	}
-	sp_calls_hold_others(calls, NULL);
+	/*
+	 * Every other call is held for the new one, but not the call that referred us: the
+	 * transferor has usually held it already, it ends as soon as the new call is answered,
+	 * and if the transfer fails it is left as the transferor left it (RFC 5589 §6), not held
+	 * by us behind the agent's back.
+	 */
+	sp_calls_hold_others(calls, from);
 	id = next_session_id(calls);
 	s = sp_session_new_referred(calls, id, from, uri, headers, refer_nh, event, error);
 	if (s != NULL)

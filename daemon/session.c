@@ -148,6 +148,7 @@ struct _SpSession {
 	char *refer_headers;	/* headers the Refer-To asked for (Replaces) */
 	gboolean no_failover;	/* placed on the transferor's connection only */
 	gboolean transfer_done; /* the call we were referred from was ended */
+	gboolean refer_final;	/* the transferor has had our final sipfrag */
 };
 
 const char *sp_session_status_to_string(SpSessionStatus status)
@@ -327,6 +328,7 @@ static void session_update_media(SpSession *s)
 static gboolean on_early_grace(gpointer data);
 static void clear_source(guint *id);
 static void session_end_ack_wait(SpSession *s);
+static void session_notify_referrer(SpSession *s, int status, const char *phrase);
 
 static void session_on_sdp(SpSession *s, const char *local, const char *remote, gboolean answered)
 {
@@ -567,6 +569,11 @@ void sp_session_set_status(SpSession *s, SpSessionStatus status, int code, SpSes
 	if (status == SP_SESSION_DISCONNECTED) {
 		session_stop_media(s);
 		session_end_ack_wait(s);
+		/* A referred call that never got answered: how it ended, or that we ended it. */
+		if (code >= 300)
+			session_notify_referrer(s, code, sip_reason);
+		else
+			session_notify_referrer(s, 487, "Request Terminated");
 	}
 	s->previous = s->status;
 	s->has_previous = TRUE;
@@ -1142,8 +1149,6 @@ static gboolean session_place(SpSession *s, SpConnection *c, GError **error)
 	/* The request-URI as dialled: sofia would take it from To, without its parameters. */
 	nua_invite(s->nh, NUTAG_URL(URL_STRING_MAKE(uri)), NUTAG_PROXY(proxy),
 		   SIPTAG_FROM_STR(from), NUTAG_MEDIA_ENABLE(1),
-		   TAG_IF(s->refer_nh != NULL, NUTAG_NOTIFY_REFER(s->refer_nh)),
-		   TAG_IF(s->refer_event != NULL, NUTAG_REFER_EVENT(s->refer_event)),
 		   TAG_IF(s->refer_headers != NULL, SIPTAG_HEADER_STR(s->refer_headers)),
 		   SOATAG_USER_SDP_STR(s->sdp), SP_SESSION_SOA_TAGS, TAG_END());
 
@@ -1946,6 +1951,27 @@ static gboolean on_retry_timeout(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * The progress of a call we were referred to, to the transferor: a NOTIFY message/sipfrag per
+ * 18x and one final one that ends the implicit subscription (RFC 3515 §2.4.4). Ours rather
+ * than sofia's NUTAG_NOTIFY_REFER, which reports a failed call as "503" (the subscription's
+ * end once our handle is gone) instead of the far end's own status.
+ */
+static void session_notify_referrer(SpSession *s, int status, const char *phrase)
+{
+	g_autofree char *frag = NULL;
+	gboolean final = status >= 200;
+
+	if (s->refer_nh == NULL || s->refer_final || status <= 100)
+		return;
+	frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status, phrase ? phrase : "");
+	nua_notify(s->refer_nh, TAG_IF(s->refer_event != NULL, SIPTAG_EVENT(s->refer_event)),
+		   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
+		   NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),
+		   TAG_END());
+	s->refer_final = final;
+}
+
 static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t const *sip)
 {
 	SpConnection *c = s->connection;
@@ -1967,6 +1993,7 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 					sp_calls_update_tones(s->calls); /* ringback, unless early media */
 				}
 				session_take_headers(s, sip);
+				session_notify_referrer(s, status, phrase);
 			}
 			clear_source(&s->failover_timer);
 			session_drop_ping(s);
@@ -1975,6 +2002,7 @@ static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t cons
 		session_drop_ping(s);
 		if (status < 300) {
 			clear_source(&s->failover_timer);
+			session_notify_referrer(s, status, phrase);
 			session_take_headers(s, sip);
 			if (sip != NULL && sip->sip_to != NULL && sip->sip_to->a_display != NULL)
 				session_set_remote(s, sip->sip_to);

@@ -300,7 +300,34 @@ def test_being_transferred_calls_the_target_and_ends_the_old_call(env):
     assert header(notify, "Subscription-State").startswith("terminated")
     invite = unique(far.received("INVITE"))[0]
     assert invite.split(" ")[1].startswith("sip:9002@")
+    assert not caller.received("INVITE")  # the referring call was not held by us meanwhile
     env.hangup(new["sessionId"])
+    finished(far)
+
+
+def test_transfer_to_a_busy_target_keeps_the_call(env):
+    """Referred to a target that answers 486: the new session ends Busy, the transferor's last
+    sipfrag says 486 and ends the subscription, and the call we were referred from stays up
+    (a failed transfer never costs the agent the customer)."""
+    env.start()
+    far = env.farend("uas-busy")
+    caller = env.caller("uac-refer-agent", env.a, keys={"target": "9002"})
+    old = env.wait_session("Alerting")["sessionId"]
+    env.client.call("Answer", {"sessionId": old})
+    env.wait_session("Connected", old)
+    new = env.wait_session("InProgress", pred=lambda p: p["sessionId"] != old)
+    assert new["transferredFrom"] == old
+    ended = env.wait_session("Disconnected", new["sessionId"])
+    assert ended["reason"] == "Busy" and ended["code"] == 486
+    wait_trace(caller, lambda c: 486 in sipfrags(c))
+    assert sipfrags(caller)[-1] == 486
+    notify = unique(caller.received("NOTIFY"))[-1]
+    assert header(notify, "Subscription-State").startswith("terminated")
+    # Left as the transferor left it: not held by us for the new call, and not ended.
+    assert env.sessions()[old]["status"] == "Connected"
+    assert not caller.received("INVITE") and not caller.received("BYE")
+    env.hangup(old)
+    finished(caller)
     finished(far)
 
 
