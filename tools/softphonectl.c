@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -736,6 +737,58 @@ static gsize array_length(json_object *array)
 	return json_object_is_type(array, json_type_array) ? json_object_array_length(array) : 0;
 }
 
+/* The terminal's width, or 0 when it is not known (then lines are not clipped). */
+static guint terminal_columns(void)
+{
+	struct winsize ws;
+
+	return ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+}
+
+/*
+ * text with each line cut to columns visible characters (UTF-8 characters; SGR sequences take
+ * no room), so that a narrow terminal never wraps the view and scrolls its top away.
+ */
+static char *clip_lines(const char *text, guint columns)
+{
+	GString *out = g_string_sized_new(strlen(text));
+	const char *p = text;
+	guint col = 0;
+	gboolean clipped = FALSE;
+
+	while (*p != '\0') {
+		if (*p == '\n') {
+			if (clipped && use_colour)
+				g_string_append(out, "\033[0m");
+			g_string_append_c(out, '\n');
+			col = 0;
+			clipped = FALSE;
+			p++;
+		} else if (*p == '\033' && p[1] == '[') {
+			const char *end = p + 2;
+
+			while (*end != '\0' && !g_ascii_isalpha(*end))
+				end++;
+			if (*end != '\0')
+				end++;
+			if (!clipped)
+				g_string_append_len(out, p, end - p);
+			p = end;
+		} else {
+			const char *next = g_utf8_find_next_char(p, NULL);
+			gsize len = next != NULL ? (gsize)(next - p) : strlen(p);
+
+			if (col < columns)
+				g_string_append_len(out, p, (gssize)len);
+			else
+				clipped = TRUE;
+			col++;
+			p += len;
+		}
+	}
+	return g_string_free(out, FALSE);
+}
+
 static void watch_draw(Ctl *ctl)
 {
 	json_object *status = ctl->watch_view[WATCH_STATUS];
@@ -788,10 +841,30 @@ static void watch_draw(Ctl *ctl)
 		table_append(out, sessions, session_columns, G_N_ELEMENTS(session_columns));
 	else
 		g_string_append(out, "(no calls)\n");
-	if (ctl->redraw_in_place)
+	if (ctl->redraw_in_place) {
+		guint columns = terminal_columns();
+
 		g_string_append(out, "\nCtrl-C to quit.");
+		if (columns > 0) {
+			g_autofree char *clipped = clip_lines(out->str, columns);
+
+			fputs(clipped, stdout);
+			fflush(stdout);
+			return;
+		}
+	}
 	fputs(out->str, stdout);
 	fflush(stdout);
+}
+
+/* The terminal was resized: the view is drawn again at its new width, from what it holds. */
+static gboolean on_winch(gpointer user_data)
+{
+	Ctl *ctl = user_data;
+
+	if (ctl->streaming && ctl->watch_pending == 0 && ctl->views > 0)
+		watch_draw(ctl);
+	return G_SOURCE_CONTINUE;
 }
 
 /* One message from the daemon while watching: the Subscribe reply, a part of the view, or an
@@ -1132,6 +1205,8 @@ static int run(Ctl *ctl, const char *socket_path, json_object *params)
 		g_unix_signal_add(SIGINT, on_signal, ctl);
 		g_unix_signal_add(SIGTERM, on_signal, ctl);
 	}
+	if (ctl->redraw_in_place)
+		g_unix_signal_add(SIGWINCH, on_winch, ctl);
 
 	g_main_loop_run(ctl->loop);
 

@@ -604,6 +604,35 @@ def test_watch_redraws_on_events_and_ends_on_ctrl_c(daemon):
         t.close()
 
 
+def test_watch_fits_a_resized_terminal(daemon):
+    """The view is drawn again when the terminal is resized (SIGWINCH), every line cut to its
+    width, colour or not, so that a narrow terminal never wraps it."""
+    import fcntl
+    import struct
+    import termios
+    t = Tty("--socket", daemon.socket_path, "watch")
+    try:
+        t.wait_for(lambda out: "(no calls)" in out)
+        wide = t.frames()[-1]
+        assert max(len(line) for line in wide.splitlines()) > 30, wide
+        fcntl.ioctl(t.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 30, 0, 0))
+        n = len(t.frames())
+        # The child has no controlling terminal here, so the kernel's SIGWINCH is ours to send.
+        t.proc.send_signal(signal.SIGWINCH)
+        t.wait_for(lambda out: len(out.split(CLEAR)) - 1 > n and "Ctrl-C" in out.split(CLEAR)[-1])
+        narrow = t.frames()[-1]
+        lines = narrow.replace("\r", "").splitlines()
+        assert all(len(line) <= 30 for line in lines), lines
+        assert lines[0] == wide.replace("\r", "").splitlines()[0][:30]
+        assert "Connections" in lines and "(no calls)" in lines
+        # Colour codes were kept whole: nothing but SGR sequences left once they are removed.
+        assert "\x1b" not in narrow
+        t.proc.send_signal(signal.SIGINT)
+        assert t.finish() == EXIT_OK
+    finally:
+        t.close()
+
+
 def test_watch_ends_when_the_daemon_goes_away(daemon):
     t = Tty("--socket", daemon.socket_path, "watch")
     try:
