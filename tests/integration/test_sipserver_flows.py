@@ -241,6 +241,35 @@ def test_invite_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_
         e.close()
 
 
+def test_refer_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_path):
+    """A site that authenticates its users' requests challenges a blind transfer's REFER as
+    well: answered with the credentials, the far end gets the REFER and the call ends as
+    transferred."""
+    a = site_factory(SITE_A, name="A", farend=FAREND, users={DN: "s3cret"}, invite_auth=True)
+    e = Env.__new__(Env)
+    e.netns, e.tmp, e.a, e.daemon_factory, e.sipps = netns, tmp_path, a, daemon_factory, []
+    e.daemon = daemon_factory(render_config([connection(a, user=DN, password="s3cret")]),
+                              netns=netns.name).start()
+    e.client = e.daemon.client()
+    e.client.subscribe()
+    e.wait_connection(0, "Ready")
+    try:
+        far = e.farend("uas-refer")
+        sid = e.dial("9001")["sessionId"]
+        e.wait_session("Connected", sid)
+        assert e.client.call("Transfer", {"sessionId": sid, "destination": "9002"}) is True
+        ev = e.wait_session("Disconnected", sid)
+        assert ev["reason"] == "Normal"
+        finished(far)
+        refer = unique(far.received("REFER"))
+        assert len(refer) == 1 and "sip:9002@" in refer[0]
+        assert f"REFER from {DN}: challenged" in a.log()
+        assert f"REFER from {DN}: authenticated" in a.log()
+        assert "s3cret" not in e.daemon.log()
+    finally:
+        e.close()
+
+
 # -- a dialled URI naming the dead site ------------------------------------------------------------
 
 
