@@ -27,6 +27,7 @@
 #include "daemon/media/srtp.h"
 #include "daemon/media/telephone-event.h"
 #include "daemon/media/tones.h"
+#include "daemon/media/tsan.h"
 
 /*
  * The clock. Every 20 ms tick reads one frame from the capture device, sends what is due on
@@ -292,6 +293,7 @@ static void event_free(gpointer data)
 {
 	Event *ev = data;
 
+	SP_TSAN_ACQUIRE(ev); /* a source destroyed before it ran */
 	front_unref(ev->front);
 	g_free(ev->device);
 	g_free(ev->error);
@@ -301,9 +303,11 @@ static void event_free(gpointer data)
 static gboolean event_dispatch(gpointer data)
 {
 	Event *ev = data;
-	Front *f = ev->front;
+	Front *f;
 	SpMediaStream *s;
 
+	SP_TSAN_ACQUIRE(ev);
+	f = ev->front;
 	if (!f->alive)
 		return G_SOURCE_REMOVE;
 	switch (ev->type) {
@@ -346,6 +350,7 @@ static void post(SpMediaEngine *e, Event *ev)
 	ev->front = front_ref(e->front);
 	g_source_set_priority(src, G_PRIORITY_DEFAULT);
 	g_source_set_callback(src, event_dispatch, ev, event_free);
+	SP_TSAN_RELEASE(ev);
 	g_source_attach(src, e->context);
 	g_source_unref(src);
 }
@@ -1080,8 +1085,10 @@ static void stream_publish(Stream *st)
 	s.mos = fig.expected > 0 ? sp_mos_estimate(st->codec_name, delay, fig.loss_percent) : NAN;
 
 	g_mutex_lock(&st->shared->lock);
+	SP_TSAN_ACQUIRE(&st->shared->lock);
 	st->shared->stats = s;
 	st->shared->valid = TRUE;
+	SP_TSAN_RELEASE(&st->shared->lock);
 	g_mutex_unlock(&st->shared->lock);
 }
 
@@ -1489,6 +1496,16 @@ static void msg_free(Msg *m)
 	g_free(m);
 }
 
+/* The next message from the main thread, or NULL. */
+static Msg *engine_pop(SpMediaEngine *e)
+{
+	Msg *m = g_async_queue_try_pop(e->queue);
+
+	if (m != NULL)
+		SP_TSAN_ACQUIRE(m);
+	return m;
+}
+
 /* FALSE when told to quit. */
 static gboolean engine_handle(SpMediaEngine *e, Msg *m)
 {
@@ -1591,7 +1608,7 @@ static gpointer engine_thread(gpointer data)
 
 			(void)read(e->wake_fd, &v, sizeof(v));
 		}
-		while (running && (m = g_async_queue_try_pop(e->queue)) != NULL)
+		while (running && (m = engine_pop(e)) != NULL)
 			running = engine_handle(e, m);
 		if (!running)
 			break;
@@ -1617,7 +1634,7 @@ static gpointer engine_thread(gpointer data)
 			}
 		}
 	}
-	while ((m = g_async_queue_try_pop(e->queue)) != NULL)
+	while ((m = engine_pop(e)) != NULL)
 		engine_handle(e, m);
 	g_ptr_array_set_size(e->streams, 0);
 	tones_set(e, SP_MEDIA_TONE_NONE, SP_MEDIA_TONE_NONE);
@@ -1632,6 +1649,7 @@ static void engine_send(SpMediaEngine *e, Msg *m)
 {
 	guint64 one = 1;
 
+	SP_TSAN_RELEASE(m);
 	g_async_queue_push(e->queue, m);
 	(void)write(e->wake_fd, &one, sizeof(one));
 }
@@ -1695,7 +1713,7 @@ void sp_media_engine_free(SpMediaEngine *e)
 		g_clear_pointer(&e->tones_stop, g_source_unref);
 	}
 	engine_stop_thread(e);
-	while ((m = g_async_queue_try_pop(e->queue)) != NULL) {
+	while ((m = engine_pop(e)) != NULL) {
 		if (m->stream != NULL)
 			stream_free(m->stream);
 		msg_free(m);
@@ -1906,9 +1924,11 @@ gboolean sp_media_stream_get_stats(SpMediaStream *s, SpMediaStats *out)
 	gboolean valid;
 
 	g_mutex_lock(&s->shared->lock);
+	SP_TSAN_ACQUIRE(&s->shared->lock);
 	valid = s->shared->valid;
 	if (valid)
 		*out = s->shared->stats;
+	SP_TSAN_RELEASE(&s->shared->lock);
 	g_mutex_unlock(&s->shared->lock);
 	return valid;
 }

@@ -8,6 +8,7 @@
 #include <srtp2/srtp.h>
 
 #include "daemon/media/codec.h"
+#include "daemon/media/tsan.h"
 
 /* RFC 3711 §3.3.2: a window of 128 packets rather than libsrtp's 64 minimum, for jitter. */
 #define SP_SRTP_REPLAY_WINDOW 128
@@ -102,10 +103,12 @@ void sp_srtp_text_free(char *text)
 	g_free(text);
 }
 
-static gpointer init_once(gpointer data)
+static gpointer init_once(gpointer once)
 {
-	(void)data;
-	return GINT_TO_POINTER(srtp_init() == srtp_err_status_ok ? 1 : 2);
+	gpointer ok = GINT_TO_POINTER(srtp_init() == srtp_err_status_ok ? 1 : 2);
+
+	SP_TSAN_RELEASE(once); /* GOnce waits on a futex (tsan.h) */
+	return ok;
 }
 
 SpSrtp *sp_srtp_new(SpSrtpSuite suite, const guint8 key[SP_SRTP_KEY_LEN], gboolean inbound,
@@ -117,11 +120,12 @@ SpSrtp *sp_srtp_new(SpSrtpSuite suite, const guint8 key[SP_SRTP_KEY_LEN], gboole
 	srtp_err_status_t err;
 	SpSrtp *s;
 
-	if (GPOINTER_TO_INT(g_once(&once, init_once, NULL)) != 1) {
+	if (GPOINTER_TO_INT(g_once(&once, init_once, &once)) != 1) {
 		g_set_error(error, SP_MEDIA_ERROR, SP_MEDIA_ERROR_FAILED,
 			    "libsrtp did not initialise");
 		return NULL;
 	}
+	SP_TSAN_ACQUIRE(&once);
 	memset(&policy, 0, sizeof(policy));
 	switch (suite) {
 	case SP_SRTP_AES_CM_128_HMAC_SHA1_80:

@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include "daemon/media/tsan.h"
+
 /* Seconds a single test may take; SP_TEST_WATCHDOG_S overrides (valgrind is slow). */
 #define SP_TEST_WATCHDOG_S 60
 
@@ -24,8 +26,14 @@ static gpointer sp_test_watchdog_run(gpointer data)
 	gint64 deadline = g_get_monotonic_time() + MAX(seconds, 1) * G_USEC_PER_SEC;
 
 	g_mutex_lock(&w->lock);
+	SP_TSAN_ACQUIRE(&w->lock); /* GMutex and GCond are futexes TSan does not see (tsan.h) */
 	while (!w->done) {
-		if (!g_cond_wait_until(&w->cond, &w->lock, deadline) && !w->done) {
+		gboolean woken;
+
+		SP_TSAN_RELEASE(&w->lock);
+		woken = g_cond_wait_until(&w->cond, &w->lock, deadline);
+		SP_TSAN_ACQUIRE(&w->lock);
+		if (!woken && !w->done) {
 			/* g_error() would only stop this thread's view; the whole test must fail.
 			 */
 			g_printerr("watchdog: %s still running after %" G_GINT64_FORMAT
@@ -34,6 +42,7 @@ static gpointer sp_test_watchdog_run(gpointer data)
 			abort();
 		}
 	}
+	SP_TSAN_RELEASE(&w->lock);
 	g_mutex_unlock(&w->lock);
 	return NULL;
 }
@@ -52,8 +61,10 @@ static inline SpTestWatchdog *sp_test_watchdog_start(void)
 static inline void sp_test_watchdog_stop(SpTestWatchdog *w)
 {
 	g_mutex_lock(&w->lock);
+	SP_TSAN_ACQUIRE(&w->lock);
 	w->done = TRUE;
 	g_cond_signal(&w->cond);
+	SP_TSAN_RELEASE(&w->lock);
 	g_mutex_unlock(&w->lock);
 	g_thread_join(w->thread);
 	g_mutex_clear(&w->lock);
