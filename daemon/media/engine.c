@@ -92,6 +92,7 @@ typedef struct {
 	gboolean inband;
 	char *capture; /* MSG_DEVICES: the new names, NULL for "unchanged" */
 	char *playback;
+	guint capture_gen, playback_gen; /* ... and their generations */
 	SpMediaTone ring_tone; /* MSG_TONES */
 	SpMediaTone playback_tone;
 } Msg;
@@ -125,12 +126,15 @@ typedef struct {
  */
 typedef struct {
 	gboolean capture;
-	char *name; /* the media thread's copy of the chosen name */
+	char *name;	/* the media thread's copy of the chosen name */
+	guint name_gen; /* ... and its generation: the main thread counts the names it chose */
 	SpAlsaPcm *pcm;
 	gboolean failed;  /* reported as failed, not yet as recovered */
 	guint good_ticks; /* frames moved since it was reopened after a failure */
 	guint64 retry_us; /* not opened again before this tick */
-	gint unavailable; /* atomic, read by the main thread: failed */
+	/* Atomic, read by the main thread: 0, or name_gen + 1 of the name that failed, so that a
+	 * failure of the name before a SetAudioDevices is not taken for the new one's. */
+	gint unavailable;
 } Device;
 
 struct _SpMediaEngine {
@@ -138,6 +142,7 @@ struct _SpMediaEngine {
 	GMainContext *context;
 	char *capture_name;
 	char *playback_name;
+	guint capture_gen, playback_gen; /* main thread: bumped with each new name */
 	char *ring_name;	    /* "": no ring */
 	gboolean ring_follows_playback; /* [audio] ring unset */
 	SpMediaEngineConfig config; /* its strings point at the three above */
@@ -1311,7 +1316,7 @@ static void tones_tick(SpMediaEngine *e, gint32 *mix)
 static void device_set_failed(Device *d, gboolean failed)
 {
 	d->failed = failed;
-	g_atomic_int_set(&d->unavailable, failed ? 1 : 0);
+	g_atomic_int_set(&d->unavailable, failed ? (gint)(d->name_gen + 1) : 0);
 }
 
 /* Closed, with its failure forgotten: the next call (or the next name) starts afresh. */
@@ -1373,10 +1378,11 @@ static void device_moved(SpMediaEngine *e, Device *d)
  * frame). The same name again only retries a failed device at once: a working one is left
  * alone, so a file PCM's recording is not truncated by reopening it.
  */
-static void device_switch(Device *d, const char *name)
+static void device_switch(Device *d, const char *name, guint gen)
 {
 	if (name == NULL)
 		return;
+	d->name_gen = gen;
 	if (g_strcmp0(name, d->name) == 0) {
 		if (d->failed && d->pcm == NULL)
 			d->retry_us = 0;
@@ -1537,8 +1543,8 @@ static gboolean engine_handle(SpMediaEngine *e, Msg *m)
 			g_ptr_array_remove(e->streams, st); /* frees it, with an RTCP BYE */
 		break;
 	case MSG_DEVICES:
-		device_switch(&e->capture, m->capture);
-		device_switch(&e->playback, m->playback);
+		device_switch(&e->capture, m->capture, m->capture_gen);
+		device_switch(&e->playback, m->playback, m->playback_gen);
 		break;
 	case MSG_TONES:
 		tones_set(e, m->ring_tone, m->playback_tone);
@@ -1745,15 +1751,21 @@ void sp_media_engine_set_devices(SpMediaEngine *e, const char *capture, const ch
 	Msg *m = g_new0(Msg, 1);
 
 	if (capture != NULL) {
+		if (g_strcmp0(capture, e->capture_name) != 0)
+			e->capture_gen++;
 		g_free(e->capture_name);
 		e->capture_name = g_strdup(capture);
 		e->config.capture = e->capture_name;
 	}
 	if (playback != NULL) {
+		if (g_strcmp0(playback, e->playback_name) != 0)
+			e->playback_gen++;
 		g_free(e->playback_name);
 		e->playback_name = g_strdup(playback);
 		e->config.playback = e->playback_name;
 	}
+	m->capture_gen = e->capture_gen;
+	m->playback_gen = e->playback_gen;
 	/* Queued even with no thread running: the next one starts with it. */
 	m->type = MSG_DEVICES;
 	m->capture = g_strdup(capture);
@@ -1776,14 +1788,16 @@ gboolean sp_media_engine_check_devices(SpMediaEngine *e, char **device, GError *
 	struct {
 		const char *name;
 		Device *d;
+		guint gen;
 		gboolean capture;
-	} both[] = {{e->capture_name, &e->capture, TRUE}, {e->playback_name, &e->playback, FALSE}};
+	} both[] = {{e->capture_name, &e->capture, e->capture_gen, TRUE},
+		    {e->playback_name, &e->playback, e->playback_gen, FALSE}};
 
 	for (guint i = 0; i < G_N_ELEMENTS(both); i++) {
 		g_autoptr(GError) local = NULL;
 
 		/* Failed during a call (and being retried): the probe may not see it. */
-		if (g_atomic_int_get(&both[i].d->unavailable) != 0)
+		if (g_atomic_int_get(&both[i].d->unavailable) == (gint)(both[i].gen + 1))
 			g_set_error(&local, SP_MEDIA_ERROR, SP_MEDIA_ERROR_FAILED,
 				    "%s: failed during the call and not back yet", both[i].name);
 		else

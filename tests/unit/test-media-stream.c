@@ -1021,6 +1021,22 @@ static void test_missing_device(void)
 	/* A's speaker still works. */
 	g_assert_cmpuint(file_size(a->out_path), >, 0);
 
+	/* What the headset policy asks: the microphone is out... */
+	{
+		g_autofree char *device = NULL;
+		g_autofree char *good = g_strdup_printf("tcap:IN=\"%s\"", silence_path);
+		g_autoptr(GError) error = NULL;
+
+		g_assert_false(sp_media_engine_check_devices(a->engine, &device, &error));
+		g_assert_cmpstr(device, ==, "no_such_pcm_here");
+		g_clear_error(&error);
+		/* ... and a new one is judged at once on its own, not by the failure of the one it
+		 * replaces, which the media thread may not have let go of yet. */
+		sp_media_engine_set_devices(a->engine, good, NULL);
+		g_assert_true(sp_media_engine_check_devices(a->engine, NULL, &error));
+		g_assert_no_error(error);
+	}
+
 	peer_free(a);
 	peer_free(b);
 	teardown_context();
