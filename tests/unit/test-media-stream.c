@@ -48,10 +48,15 @@ static char *tone_a_path, *tone_b_path, *silence_path;
 static GMainContext *ctx; /* the callbacks' context of the running case */
 static GThread *main_thread;
 
-/* Under valgrind the media threads run ~50 times slower: audio checks get some slack. */
+/*
+ * Under valgrind the media threads run ~50 times slower, serialised on one core: a frame is
+ * late whenever the machine is busy. That run is for memory errors; the audio is judged
+ * strictly in the plain and sanitizer runs, and under valgrind only for being there at all
+ * (half the windows: a stream that is not mixed, muted wrongly or sent nowhere has none).
+ */
 static double share_required(void)
 {
-	return RUNNING_ON_VALGRIND ? 0.80 : 0.95;
+	return RUNNING_ON_VALGRIND ? 0.50 : 0.95;
 }
 
 /*
