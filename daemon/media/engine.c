@@ -42,8 +42,9 @@
  * Buffers between the microphone and the far end's speaker (each side counted once):
  * capture device (one period read per tick: up to 20 ms on a real device, none on null/file),
  * the tick frame (20 ms), packetisation (ptime - 20 ms when ptime > 20), the network, the far
- * end's jitter buffer (jitter-min, 20 ms, when calm), its playback FIFO (< one packet), and its
- * playback device (one period prefilled: 20 ms). The resamplers add 1.5 to 3 ms each.
+ * end's jitter buffer (jitter-min, 20 ms, when calm; opus one packet more while packets are
+ * lost, see FEC_QUIET_US), its playback FIFO (< one packet), and its playback device (one
+ * period prefilled: 20 ms). The resamplers add 1.5 to 3 ms each.
  *
  * Latching (which packets are accepted): only from the negotiated remote address. Its port may
  * change (an SBC or NAT): once nothing has come from the current port for 1 s, a new port on
@@ -70,6 +71,25 @@
 #define RECV_BURST 64
 #define DEVICE_RETRY_US G_GUINT64_CONSTANT(1000000) /* a failed device is tried again */
 #define DEVICE_TRIAL_TICKS 10 /* frames a reopened device moves before it counts as back */
+
+/*
+ * Opus rebuilds a lost frame from the FEC data of the packet after it, which must then be in
+ * the jitter buffer when the hole is played. The buffer's own target (the 95th percentile of
+ * the transit plus a frame) has it there unless that packet is late itself: one of the 5 %
+ * beyond the percentile, a spike on a calm line. One packet more of delay covers those too, but
+ * a stream keeps it only while it is losing packets, as WebRTC's NetEq does, so that a clean
+ * call does not pay 20 ms for it: the first hole the jitter buffer conceals raises its minimum
+ * to jitter-min + one packet (the far end's packet duration), and FEC_QUIET_US with no hole
+ * takes it back to jitter-min. Where the network's jitter already holds the target above that,
+ * nothing changes.
+ *
+ * Why 10 s: losses come in episodes (a congested uplink, a Wi-Fi roam) that last seconds, and
+ * every change costs a frame (one concealed frame to grow, one dropped to shrink). At 50 packets
+ * a second, losses less than 500 packets apart keep the delay in place, and rarer ones change
+ * it at most once every 10 s; much shorter and a bursty link would pay those frames every few
+ * seconds, much longer and a call keeps the 20 ms well after its one bad moment.
+ */
+#define FEC_QUIET_US (10 * G_USEC_PER_SEC)
 
 typedef enum {
 	MSG_ADD,
@@ -241,6 +261,10 @@ struct _Stream {
 	gint16 fifo[FIFO_SAMPLES];
 	guint fifo_fill;
 	guint64 concealed_samples;
+	guint64 fec_samples; /* of concealed_samples: rebuilt from the next packet's FEC */
+	gboolean fec_delay;  /* the jitter buffer keeps one packet more for FEC (FEC_QUIET_US) */
+	guint64 jb_lost;     /* the jitter buffer's count of holes when last looked at */
+	guint64 last_hole_us;
 	guint64 dtmf_sent, dtmf_received;
 
 	/* SRTP: the contexts and the keys they were made with (wiped when done). */
@@ -548,15 +572,11 @@ static gboolean stream_set_codec(Stream *st, const SpMediaDesc *d)
 	rate = st->info->sample_rate;
 	st->down = sp_resampler_new(SP_ALSA_RATE, rate, NULL);
 	st->up = sp_resampler_new(rate, SP_ALSA_RATE, NULL);
-	/*
-	 * With FEC (opus), one more packet of delay: a lost frame is rebuilt from the next
-	 * packet only when that packet is already there.
-	 */
-	st->jb = sp_jitter_buffer_new(
-	    st->info->clock_rate,
-	    MIN(cfg->jitter_min_ms + (st->info->has_fec ? d->ptime_ms : 0), cfg->jitter_max_ms),
-	    cfg->jitter_max_ms);
+	/* Opus too starts at jitter-min: its packet of delay for FEC comes with loss only. */
+	st->jb = sp_jitter_buffer_new(st->info->clock_rate, cfg->jitter_min_ms, cfg->jitter_max_ms);
 	sp_jitter_buffer_set_ptime(st->jb, d->ptime_ms);
+	st->fec_delay = FALSE;
+	st->jb_lost = 0;
 	st->rx_stats = sp_rtp_stats_new(st->info->clock_rate);
 	st->te_rx = sp_telephone_event_receiver_new(st->info->clock_rate);
 	st->te_tx = sp_telephone_event_sender_new(st->info->clock_rate, d->ptime_ms,
@@ -982,6 +1002,36 @@ static void stream_detect_inband(Stream *st, const gint16 *pcm, guint n)
 		sp_dtmf_detector_feed(st->det, low, (guint)m);
 }
 
+/*
+ * One packet more in the jitter buffer while it finds holes, for FEC (see FEC_QUIET_US). Its
+ * own count of holes is the signal, not the RTP statistics: it counts exactly the frames that
+ * playout missed (a packet that came too late included), after reordering and duplicates.
+ */
+static void stream_adapt_fec_delay(Stream *st, guint64 now_us)
+{
+	const SpMediaEngineConfig *cfg = &st->engine->config;
+	SpJitterCounters jc;
+
+	if (!st->info->has_fec)
+		return;
+	sp_jitter_buffer_get_counters(st->jb, &jc);
+	if (jc.lost != st->jb_lost) {
+		st->jb_lost = jc.lost;
+		st->last_hole_us = now_us;
+		if (!st->fec_delay) {
+			guint packet_ms =
+			    (guint)((guint64)sp_jitter_buffer_get_frame_duration(st->jb) * 1000 /
+				    st->info->clock_rate);
+
+			st->fec_delay = TRUE;
+			sp_jitter_buffer_set_min_ms(st->jb, cfg->jitter_min_ms + packet_ms);
+		}
+	} else if (st->fec_delay && now_us >= st->last_hole_us + FEC_QUIET_US) {
+		st->fec_delay = FALSE;
+		sp_jitter_buffer_set_min_ms(st->jb, cfg->jitter_min_ms);
+	}
+}
+
 /* Fills the stream's FIFO with at least n samples at the codec's rate from its jitter buffer. */
 static void stream_pull(Stream *st, guint n, guint64 now_us)
 {
@@ -1011,12 +1061,18 @@ static void stream_pull(Stream *st, guint n, guint64 now_us)
 			/* Opus conceals in 2.5 ms steps. */
 			if (st->info->id == SP_CODEC_OPUS)
 				samples -= samples % 120;
-			/* A lost opus frame is rebuilt from the next packet's FEC when it is here.
+			/*
+			 * A lost opus frame is rebuilt from the next packet's FEC when it is here.
+			 * Not an inserted one: nothing was lost, and the next packet's FEC data is
+			 * for the frame played just before.
 			 */
-			if (r == SP_JITTER_LOST && st->info->has_fec &&
-			    sp_jitter_buffer_peek_next(st->jb, &next, &next_len))
+			if (r == SP_JITTER_LOST && !f.inserted && st->info->has_fec &&
+			    sp_jitter_buffer_peek_next(st->jb, &next, &next_len)) {
 				got = sp_codec_decode_fec(st->codec, next, next_len,
 							  st->fifo + st->fifo_fill, samples);
+				if (got > 0)
+					st->fec_samples += (guint)got;
+			}
 			if (got < 0)
 				got =
 				    sp_codec_conceal(st->codec, st->fifo + st->fifo_fill, samples);
@@ -1028,6 +1084,7 @@ static void stream_pull(Stream *st, guint n, guint64 now_us)
 		stream_detect_inband(st, st->fifo + st->fifo_fill, (guint)got);
 		st->fifo_fill += (guint)got;
 	}
+	stream_adapt_fec_delay(st, now_us);
 }
 
 /* Takes 20 ms (n codec-rate samples) of what the far end says into out, or silence. */
@@ -1080,8 +1137,10 @@ static void stream_publish(Stream *st)
 	s.remote_loss_percent = st->remote_loss_percent;
 	s.rtt_ms = st->rtt_ms;
 	s.jitter_buffer_ms = st->jb != NULL ? sp_jitter_buffer_get_delay_ms(st->jb) : 0;
+	s.jitter_buffer_target_ms = st->jb != NULL ? sp_jitter_buffer_get_target_ms(st->jb) : 0;
 	s.concealed_ms =
 	    st->info != NULL ? st->concealed_samples * 1000 / st->info->sample_rate : 0;
+	s.fec_recovered_ms = st->info != NULL ? st->fec_samples * 1000 / st->info->sample_rate : 0;
 	s.dtmf_sent = st->dtmf_sent;
 	s.dtmf_received = st->dtmf_received;
 	s.xruns = st->engine->xruns;

@@ -38,6 +38,15 @@
  * the callback calls silence. If D exceeds a hard limit (twice max, at
  * least max + 100 ms) the buffer skips ahead at once to the target, dropping what is between.
  *
+ * The minimum can change during a call (set_min_ms(): the engine keeps one packet more for
+ * opus FEC while packets are being lost). A higher minimum raises the target at once, so the
+ * delay grows to it by the growing rule above, at the next get(). A lower one lowers the
+ * target and gives the difference back by the shrinking rule, but without the hysteresis: a
+ * frame is dropped while D stays at or above the target after it, until as much as the minimum
+ * came down has been dropped. Otherwise a delay that grew by exactly a frame could stay inside
+ * the hysteresis band for good and the minimum's fall would take nothing off. Growth of the
+ * delay for the network's sake (an insert, a stall) cancels what is left to give back.
+ *
  * Loss: when T's packet is missing and a later one is buffered, T is a hole: get() returns
  * LOST (not inserted) and advances; the late arrival of T's packet is then discarded as late.
  * (When the later packet has the next expected sequence number, nothing is missing: the
@@ -129,6 +138,7 @@ struct _SpJitterBuffer {
 	gboolean have_grow;
 	guint64 shrink_due_us;
 	gint64 delay_us;
+	gint64 lowered_us; /* how much the minimum came down and the delay has not yet given back */
 	gboolean have_last_played;
 	guint16 last_played_seq;
 	gint64 last_played_ets;
@@ -206,6 +216,7 @@ void sp_jitter_buffer_reset(SpJitterBuffer *jb)
 	jb->have_grow = FALSE;
 	jb->shrink_due_us = 0;
 	jb->delay_us = 0;
+	jb->lowered_us = 0;
 	jb->have_last_played = FALSE;
 	jb->have_cand = FALSE;
 	jb->frame_dur = jb->default_dur;
@@ -219,6 +230,29 @@ void sp_jitter_buffer_set_ptime(SpJitterBuffer *jb, guint ptime_ms)
 	jb->default_dur = MAX(jb->clock_rate * ptime_ms / 1000, 1);
 	if (jb->state == STATE_IDLE && !jb->have_ref)
 		jb->frame_dur = jb->default_dur;
+}
+
+static void update_target(SpJitterBuffer *jb);
+
+void sp_jitter_buffer_set_min_ms(SpJitterBuffer *jb, guint min_ms)
+{
+	gint64 min_us = MIN((gint64)min_ms * 1000, jb->max_us);
+
+	if (min_us < jb->min_us)
+		jb->lowered_us += jb->min_us - min_us;
+	else
+		jb->lowered_us = 0;
+	jb->min_us = min_us;
+	/* The growing and shrinking rules of get() take the delay to the new target. */
+	if (jb->hist_count > 0)
+		update_target(jb);
+	else
+		jb->target_us = MAX(jb->min_us, MIN(frame_us(jb), jb->max_us));
+}
+
+guint sp_jitter_buffer_get_min_ms(const SpJitterBuffer *jb)
+{
+	return (guint)(jb->min_us / 1000);
 }
 
 void sp_jitter_buffer_set_silence_func(SpJitterBuffer *jb, SpJitterSilenceFunc func,
@@ -471,13 +505,19 @@ static void grew(SpJitterBuffer *jb, guint64 now_us)
 {
 	jb->last_grow_us = now_us;
 	jb->have_grow = TRUE;
+	/* The network wants this delay: nothing of a lower minimum is left to give back. */
+	jb->lowered_us = 0;
 }
 
 static gboolean want_drop(SpJitterBuffer *jb, gint64 d, guint64 now_us)
 {
 	const Slot *p = &jb->slots[0];
+	/* After the minimum came down: drop while the delay stays at the target, no hysteresis. */
+	gboolean keep = jb->lowered_us > 0
+			    ? d < jb->target_us + frame_us(jb)
+			    : d <= jb->target_us + frame_us(jb) + SHRINK_HYSTERESIS_US;
 
-	if (d <= jb->target_us + frame_us(jb) + SHRINK_HYSTERESIS_US) {
+	if (keep) {
 		jb->shrink_due_us = 0;
 		return FALSE;
 	}
@@ -547,6 +587,7 @@ SpJitterGetResult sp_jitter_buffer_get(SpJitterBuffer *jb, guint64 now_us, SpJit
 			if (jb->have_t)
 				jb->counters.resyncs++; /* after a pause or at a new talkspurt */
 			jb->state = STATE_PLAYING;
+			jb->lowered_us = 0; /* playout starts at the target as it is now */
 			jb->have_t = TRUE;
 			jb->t = jb->slots[0].ets;
 			jb->next_seq = jb->slots[0].seq;
@@ -580,6 +621,7 @@ SpJitterGetResult sp_jitter_buffer_get(SpJitterBuffer *jb, guint64 now_us, SpJit
 				mark_played(jb, &jb->slots[0]);
 				remove_slot(jb, 0);
 				jb->counters.dropped++;
+				jb->lowered_us = MAX(jb->lowered_us - frame_us(jb), 0);
 				jb->last_shrink_us = now_us;
 				jb->have_shrink = TRUE;
 				jb->shrink_due_us = 0;

@@ -71,6 +71,14 @@ void sp_jitter_buffer_reset(SpJitterBuffer *jb);
 void sp_jitter_buffer_set_ptime(SpJitterBuffer *jb, guint ptime_ms);
 
 /*
+ * A new minimum delay (at most max_ms): a higher one makes the delay grow to it at the next
+ * get(), a lower one lets it come back down a frame at a time once the network is calm, to the
+ * delay it would have had (see the algorithm in jitter.c). reset() keeps it.
+ */
+void sp_jitter_buffer_set_min_ms(SpJitterBuffer *jb, guint min_ms);
+guint sp_jitter_buffer_get_min_ms(const SpJitterBuffer *jb);
+
+/*
  * Optional: tells whether a payload is silence (opus DTX, comfort noise, a quiet frame the
  * decoder saw). When set, the buffer prefers such frames when it drops one to shrink the delay.
  */
@@ -85,13 +93,15 @@ SpJitterPutResult sp_jitter_buffer_put(SpJitterBuffer *jb, guint16 seq, guint32 
 /* The next frame to play at now_us; *frame is always filled (see SpJitterFrame). */
 SpJitterGetResult sp_jitter_buffer_get(SpJitterBuffer *jb, guint64 now_us, SpJitterFrame *frame);
 
-/* The packet duration in timestamp units (what the next LOST/EMPTY frame covers). */
 /*
  * Right after a LOST frame: the packet that follows the hole, when it is already held, so that a
  * codec with forward error correction (opus) can rebuild the lost frame from it. The payload
- * stays valid until the next call on the buffer; the packet is still played in its turn.
+ * stays valid until the next call on the buffer; the packet is still played in its turn. (After
+ * an inserted LOST frame it is the packet about to be played, whose FEC data is for the frame
+ * already played before it: nothing to rebuild.)
  */
 gboolean sp_jitter_buffer_peek_next(const SpJitterBuffer *jb, const guint8 **payload, gsize *len);
+/* The packet duration in timestamp units (what the next LOST/EMPTY frame covers). */
 guint sp_jitter_buffer_get_frame_duration(const SpJitterBuffer *jb);
 /* The current playout delay in ms (GetAudioStatistics' jitterBufferMs); 0 when not playing. */
 guint sp_jitter_buffer_get_delay_ms(const SpJitterBuffer *jb);

@@ -119,7 +119,11 @@ typedef struct {
 	double remote_loss_percent;
 	double rtt_ms; /* from LSR/DLSR */
 	guint jitter_buffer_ms; /* current playout delay */
+	guint jitter_buffer_target_ms; /* the delay it aims at: jitter-min or more (opus: one
+					  packet more while packets are lost) */
 	guint64 concealed_ms;
+	guint64 fec_recovered_ms; /* of concealed_ms: lost frames rebuilt from the next packet's
+				     FEC data (opus) */
 	guint64 dtmf_sent;
 	guint64 dtmf_received;
 	guint64 xruns; /* device over/underruns recovered */

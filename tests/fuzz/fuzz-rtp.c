@@ -122,7 +122,8 @@ static void fuzz_telephone_event(const guint8 *data, gsize size)
 /*
  * The input as a packet stream: a header octet picks the clock rate and bounds, then chunks of
  * [flags, seq step, ts step (2), arrival step (2), payload length, payload...]. Flags bits say
- * marker, reset, and how many frames the consumer asks for before the next packet.
+ * marker, reset, a new ptime, a telephone-event, a new minimum delay (as the engine sets for
+ * opus FEC), and how many frames the consumer asks for before the next packet.
  */
 static void fuzz_jitter(const guint8 *data, gsize size)
 {
@@ -157,6 +158,8 @@ static void fuzz_jitter(const guint8 *data, gsize size)
 			sp_jitter_buffer_reset(jb);
 		if (flags & 4)
 			sp_jitter_buffer_set_ptime(jb, 10 * (c[1] & 7));
+		if (flags & 16)
+			sp_jitter_buffer_set_min_ms(jb, 10 * (c[1] >> 3));
 		if (sp_rtp_stats_received(stats, seq, ts, len, now, !(flags & 8)) ==
 		    SP_RTP_SEQ_RESTARTED)
 			sp_jitter_buffer_reset(jb);

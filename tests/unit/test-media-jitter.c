@@ -32,6 +32,7 @@ typedef struct {
 	guint duration;
 	guint delay_ms;
 	guint target_ms;
+	gboolean next_held; /* LOST (a hole): peek_next() gave the packet after it */
 } Get;
 
 typedef struct {
@@ -44,6 +45,10 @@ typedef struct {
 	guint64 end_us;
 	guint64 pause_at_us; /* the consumer stops calling once, for pause_us */
 	guint64 pause_us;
+	/* set_min_ms(min_ms[i]) before the consumer's first get at or after min_at_us[i] */
+	guint64 min_at_us[4];
+	guint min_ms[4];
+	guint n_min;
 } Sim;
 
 static void sim_init(Sim *sim, guint min_ms, guint max_ms)
@@ -100,7 +105,7 @@ static void sim_run(Sim *sim)
 	double t = (double)sim->first_get_us;
 	guint i = 0, guard;
 	GArray *dups = g_array_new(FALSE, TRUE, sizeof(Arrival));
-	guint d = 0;
+	guint d = 0, m = 0;
 
 	g_array_sort(sim->arrivals, cmp_arrival);
 	for (i = 0; i < sim->arrivals->len; i++) {
@@ -136,6 +141,8 @@ static void sim_run(Sim *sim)
 			}
 		}
 
+		for (; m < sim->n_min && sim->min_at_us[m] <= now; m++)
+			sp_jitter_buffer_set_min_ms(sim->jb, sim->min_ms[m]);
 		g.t_us = now;
 		g.result = sp_jitter_buffer_get(sim->jb, now, &f);
 		g.inserted = f.inserted;
@@ -147,6 +154,19 @@ static void sim_run(Sim *sim)
 			g.n = ((guint32)f.payload[0] << 24) | ((guint32)f.payload[1] << 16) |
 			      ((guint32)f.payload[2] << 8) | f.payload[3];
 			g_assert_cmpuint((guint16)(g.n + 60000), ==, f.seq);
+		}
+		if (g.result == SP_JITTER_LOST && !f.inserted) {
+			const guint8 *next;
+			gsize next_len;
+
+			g.next_held = sp_jitter_buffer_peek_next(sim->jb, &next, &next_len);
+			if (g.next_held) {
+				guint32 nn = ((guint32)next[0] << 24) | ((guint32)next[1] << 16) |
+					     ((guint32)next[2] << 8) | next[3];
+
+				g_assert_cmpuint(next_len, ==, 4);
+				g_assert_cmpuint((guint16)(nn + 60000), ==, (guint16)(f.seq + 1));
+			}
 		}
 		g.delay_ms = sp_jitter_buffer_get_delay_ms(sim->jb);
 		g.target_ms = sp_jitter_buffer_get_target_ms(sim->jb);
@@ -688,8 +708,238 @@ static void test_silence_preferred(void)
 	sim_clear(&sim);
 }
 
+/* ---- a minimum that changes during the call (the engine's packet of delay for opus FEC) -- */
+
+static void sim_set_min_at(Sim *sim, guint64 at_us, guint min_ms)
+{
+	g_assert_cmpuint(sim->n_min, <, G_N_ELEMENTS(sim->min_ms));
+	sim->min_at_us[sim->n_min] = at_us;
+	sim->min_ms[sim->n_min++] = min_ms;
+}
+
+/* The i-th get at or after t. */
+static const Get *sim_get_at(const Sim *sim, guint64 t, guint i)
+{
+	for (guint k = 0; k < sim->gets->len; k++) {
+		if (g_array_index(sim->gets, Get, k).t_us >= t) {
+			g_assert_cmpuint(k + i, <, sim->gets->len);
+			return &g_array_index(sim->gets, Get, k + i);
+		}
+	}
+	g_assert_not_reached();
+	return NULL;
+}
+
+typedef struct {
+	guint64 first_get_us; /* the consumer's phase: where the delay sits in its frame */
+	guint64 lower_at_us;  /* when the minimum comes back down (raised at 11 s) */
+} MinCase;
+
+/*
+ * A steady stream; the minimum goes from 20 to 40 ms at 11 s and back at lower_at. It rises at
+ * once (one inserted frame at the next get), and comes back to exactly the delay it had before,
+ * one dropped frame, once the network has been calm for 2 s. With the consumer's phase putting
+ * the delay near the bottom of its frame (22 ms: 42 ms when raised, inside the shrink's
+ * hysteresis band) as well as near the top (37 ms).
+ */
+static void test_min_rises_and_falls(gconstpointer data)
+{
+	const MinCase *mc = data;
+	const guint64 raise_at = 11 * SEC;
+	guint64 calm_at, back_at;
+	Sim sim;
+	SpJitterCounters c;
+	guint32 n, first, last, total = 2500; /* 50 s */
+	guint d0 = 0;
+	const Get *g;
+
+	sim_init(&sim, MIN_MS, MAX_MS);
+	sim.first_get_us = mc->first_get_us;
+	for (n = 0; n < total; n++)
+		sim_add(&sim, n, n * 160, 1 * SEC + n * 20 * MS + NET_US);
+	sim_set_min_at(&sim, raise_at, 2 * MIN_MS);
+	sim_set_min_at(&sim, mc->lower_at_us, MIN_MS);
+	sim.end_us = 1 * SEC + total * 20 * MS;
+	sim_run(&sim);
+
+	d0 = sim_min_delay(&sim, 0, raise_at);
+	g_assert_cmpuint(d0, >=, MIN_MS);
+	g_assert_cmpuint(d0, <, MIN_MS + 20);
+	g_assert_cmpuint(sim_max_delay(&sim, 0, raise_at), ==, d0);
+	g_assert_cmpuint(sim_get_at(&sim, raise_at, 0)[-1].target_ms, ==, MIN_MS);
+
+	/* Up at once: the target at the next get, the delay one inserted frame later. */
+	g = sim_get_at(&sim, raise_at, 0);
+	g_assert_cmpuint(g->target_ms, ==, 2 * MIN_MS);
+	g_assert_cmpint(g->result, ==, SP_JITTER_LOST);
+	g_assert_true(g->inserted);
+	/* Shrinking waits for 2 s without growth (that insert), then drops at the next frame. */
+	calm_at = MAX(mc->lower_at_us, g->t_us + 2 * SEC);
+	back_at = calm_at + 20 * MS;
+	g = sim_get_at(&sim, raise_at, 1);
+	g_assert_cmpint(g->result, ==, SP_JITTER_FRAME);
+	g_assert_cmpuint(g->delay_ms, ==, d0 + 20);
+	g_assert_cmpuint(sim_min_delay(&sim, raise_at + 1, mc->lower_at_us), ==, d0 + 20);
+	g_assert_cmpuint(sim_max_delay(&sim, raise_at + 1, mc->lower_at_us), ==, d0 + 20);
+
+	/* Down: the target at once, the delay after 2 s of calm, to where it was and no lower. */
+	g = sim_get_at(&sim, mc->lower_at_us, 0);
+	g_assert_cmpuint(g->target_ms, ==, MIN_MS);
+	if (calm_at > mc->lower_at_us)
+		g_assert_cmpuint(sim_min_delay(&sim, mc->lower_at_us, calm_at), ==, d0 + 20);
+	g_assert_cmpuint(sim_min_delay(&sim, back_at, G_MAXUINT64), ==, d0);
+	g_assert_cmpuint(sim_max_delay(&sim, back_at, G_MAXUINT64), ==, d0);
+	g_test_message("delay %u ms, %u ms from %.2f s, %u ms again from %.2f s", d0, d0 + 20,
+		       (double)raise_at / SEC, d0, (double)calm_at / SEC);
+
+	sp_jitter_buffer_get_counters(sim.jb, &c);
+	g_assert_cmpuint(c.inserted, ==, 1);
+	g_assert_cmpuint(c.dropped, ==, 1);
+	g_assert_cmpuint(c.lost, ==, 0);
+	g_assert_cmpuint(c.late, ==, 0);
+	g_assert_cmpuint(sim_played(&sim, &first, &last) + c.dropped, ==, last - first + 1);
+	g_assert_cmpuint(last, >=, total - 5);
+	sim_clear(&sim);
+}
+
+/* The minimum stays within [0, max], and the delay within [target, max + a frame]. */
+static void test_min_bounds(void)
+{
+	Sim sim;
+	guint32 n, total = 1500; /* 30 s */
+	guint i;
+
+	sim_init(&sim, MIN_MS, 60);
+	for (n = 0; n < total; n++)
+		sim_add(&sim, n, n * 160, 1 * SEC + n * 20 * MS + NET_US);
+	sim_set_min_at(&sim, 5 * SEC, 100); /* above max: max */
+	sim_set_min_at(&sim, 15 * SEC, 0);  /* below the network's need: the target is a frame */
+	sim.end_us = 1 * SEC + total * 20 * MS;
+	sim_run(&sim);
+
+	for (i = 0; i < sim.gets->len; i++) {
+		const Get *g = &g_array_index(sim.gets, Get, i);
+
+		g_assert_cmpuint(g->target_ms, <=, 60);
+		g_assert_cmpuint(g->target_ms, >=, 20);
+		if (g->result == SP_JITTER_FRAME) {
+			g_assert_cmpuint(g->delay_ms, >=, g->target_ms);
+			g_assert_cmpuint(g->delay_ms, <, 60 + 20);
+		}
+	}
+	g_assert_cmpuint(sim_get_at(&sim, 5 * SEC, 0)->target_ms, ==, 60);
+	g_assert_cmpuint(sim_min_delay(&sim, 5 * SEC + 100 * MS, 15 * SEC), >=, 60);
+	g_assert_cmpuint(sim_get_at(&sim, 15 * SEC, 0)->target_ms, ==, 20);
+	g_assert_cmpuint(sim_max_delay(&sim, 18 * SEC, G_MAXUINT64), <, 20 + 20);
+	g_assert_cmpuint(sp_jitter_buffer_get_min_ms(sim.jb), ==, 0);
+	sp_jitter_buffer_set_min_ms(sim.jb, 1000);
+	g_assert_cmpuint(sp_jitter_buffer_get_min_ms(sim.jb), ==, 60);
+	g_assert_cmpuint(sp_jitter_buffer_get_target_ms(sim.jb), ==, 60);
+	/* A reset keeps the minimum. */
+	sp_jitter_buffer_reset(sim.jb);
+	g_assert_cmpuint(sp_jitter_buffer_get_target_ms(sim.jb), ==, 60);
+	sim_clear(&sim);
+}
+
+/* A minimum under what the network's jitter needs changes neither the target nor the delay. */
+static void test_min_under_target(void)
+{
+	Sim sim;
+	SpJitterCounters c;
+	guint32 n, total = 1500;
+	guint64 before;
+
+	sim_init(&sim, MIN_MS, MAX_MS);
+	/* Every fourth packet 25 ms late: the target is 25 ms plus a frame. */
+	for (n = 0; n < total; n++)
+		sim_add(&sim, n, n * 160,
+			1 * SEC + n * 20 * MS + NET_US + (n % 4 == 3 ? 25 * MS : 0));
+	sim_set_min_at(&sim, 15 * SEC, 40);
+	sim_set_min_at(&sim, 25 * SEC, MIN_MS);
+	sim.end_us = 1 * SEC + total * 20 * MS;
+	sim_run(&sim);
+
+	sp_jitter_buffer_get_counters(sim.jb, &c);
+	g_assert_cmpuint(sim_get_at(&sim, 15 * SEC, 0)[-1].target_ms, ==, 45);
+	g_assert_cmpuint(sim_get_at(&sim, 15 * SEC, 0)->target_ms, ==, 45);
+	g_assert_cmpuint(sim_get_at(&sim, 25 * SEC, 0)->target_ms, ==, 45);
+	before = sim_min_delay(&sim, 5 * SEC, 15 * SEC);
+	g_assert_cmpuint(sim_min_delay(&sim, 15 * SEC, G_MAXUINT64), ==, before);
+	g_assert_cmpuint(sim_max_delay(&sim, 15 * SEC, G_MAXUINT64), ==,
+			 sim_max_delay(&sim, 5 * SEC, 15 * SEC));
+	g_assert_cmpuint(c.lost, ==, 0);
+	g_assert_cmpuint(c.late, ==, 0);
+	g_assert_cmpuint(c.dropped, ==, 0);
+	sim_clear(&sim);
+}
+
+/*
+ * What the minimum's packet for opus FEC buys: the packet after a hole must be held when the
+ * hole is played. The target's frame above the 95th percentile of the transit covers most of
+ * them; not one that is itself late beyond that percentile (here: every tenth packet lost, one
+ * in 25 late by 10 ms once the transit window is full, so every fifth hole is followed by a
+ * late one), unless the delay is a frame above the target. With the consumer's phase putting
+ * the delay near the bottom of its frame (22 ms), where the fewest are held.
+ */
+#define FEC_LATE(n) ((n) >= 250 && (n) % 25 == 6)
+
+static guint holes_with_next(guint min_ms, guint *lost)
+{
+	Sim sim;
+	SpJitterCounters c;
+	guint32 n, total = 3000;
+	guint i, with_next = 0;
+
+	sim_init(&sim, MIN_MS, MAX_MS);
+	sim.first_get_us = 1 * SEC + 32 * MS;
+	for (n = 0; n < total; n++) {
+		if (n % 10 == 5)
+			continue;
+		sim_add(&sim, n, n * 160,
+			1 * SEC + n * 20 * MS + NET_US + (FEC_LATE(n) ? 10 * MS : 0));
+	}
+	sim_set_min_at(&sim, 0, min_ms); /* before the first packet */
+	sim.end_us = 1 * SEC + total * 20 * MS + 100 * MS;
+	sim_run(&sim);
+
+	sp_jitter_buffer_get_counters(sim.jb, &c);
+	for (i = 0; i < sim.gets->len; i++) {
+		const Get *g = &g_array_index(sim.gets, Get, i);
+
+		if (g->result == SP_JITTER_LOST && !g->inserted && g->next_held)
+			with_next++;
+	}
+	g_test_message("min %u ms: %u of %" G_GUINT64_FORMAT " holes with the next packet held",
+		       min_ms, with_next, c.lost);
+	g_assert_cmpuint(c.lost, ==, total / 10);
+	g_assert_cmpuint(c.late, ==, 0);
+	g_assert_cmpuint(sp_jitter_buffer_get_target_ms(sim.jb), ==, min_ms);
+	*lost = (guint)c.lost;
+	sim_clear(&sim);
+	return with_next;
+}
+
+static void test_min_for_fec(void)
+{
+	guint lost, late_next = 0;
+
+	for (guint32 n = 5; n < 3000; n += 10)
+		late_next += FEC_LATE(n + 1);
+	g_assert_cmpuint(late_next, >, 0);
+	/* At jitter-min: no FEC for the holes followed by a late packet. */
+	g_assert_cmpuint(holes_with_next(MIN_MS, &lost), ==, lost - late_next);
+	/* One frame more: every hole. */
+	g_assert_cmpuint(holes_with_next(MIN_MS + 20, &lost), ==, lost);
+}
+
 int main(int argc, char **argv)
 {
+	/* The consumer's phase puts the delay at 37 or 22 ms; lowered long or 1 s after the raise.
+	 */
+	static const MinCase min_top = {1 * SEC + 7 * MS, 31 * SEC};
+	static const MinCase min_low = {1 * SEC + 32 * MS, 31 * SEC};
+	static const MinCase min_soon = {1 * SEC + 32 * MS, 12 * SEC};
+
 	g_test_init(&argc, &argv, NULL);
 
 	g_test_add_func("/media/jitter/steady", test_steady);
@@ -705,6 +955,15 @@ int main(int argc, char **argv)
 	g_test_add_func("/media/jitter/consumer-stall", test_consumer_stall);
 	g_test_add_func("/media/jitter/reset-overflow", test_reset_and_overflow);
 	g_test_add_func("/media/jitter/silence-preferred", test_silence_preferred);
+	g_test_add_data_func("/media/jitter/min/rises-and-falls", &min_top,
+			     test_min_rises_and_falls);
+	g_test_add_data_func("/media/jitter/min/rises-and-falls-low-phase", &min_low,
+			     test_min_rises_and_falls);
+	g_test_add_data_func("/media/jitter/min/falls-after-calm", &min_soon,
+			     test_min_rises_and_falls);
+	g_test_add_func("/media/jitter/min/bounds", test_min_bounds);
+	g_test_add_func("/media/jitter/min/under-target", test_min_under_target);
+	g_test_add_func("/media/jitter/min/for-fec", test_min_for_fec);
 
 	return g_test_run();
 }

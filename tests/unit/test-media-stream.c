@@ -42,6 +42,7 @@
 #define TONE_SECONDS 40
 #define WATCHDOG_S 120
 #define PT_TE 101
+#define JITTER_MIN_MS 20
 
 static char *tmpdir;
 static char *tone_a_path, *tone_b_path, *silence_path;
@@ -183,7 +184,7 @@ static Peer *peer_new(const char *name, const char *capture, guint timeout_ms)
 	g_autofree char *cap = NULL;
 	g_autofree char *play = NULL;
 	SpMediaEngineConfig cfg = {
-	    .jitter_min_ms = 20,
+	    .jitter_min_ms = JITTER_MIN_MS,
 	    .jitter_max_ms = 200,
 	    .dtmf_duration_ms = 100,
 	    .dtmf_gap_ms = 70,
@@ -601,8 +602,9 @@ static void test_tone(gconstpointer data)
 		g_assert_cmpfloat(share, >=, share_required());
 
 	s = get_stats(b);
-	g_test_message("%s/%u: jitter buffer %u ms, jitter %.2f ms, MOS %.2f", tc->codec,
-		       tc->ptime_ms, s.jitter_buffer_ms, s.jitter_ms, s.mos);
+	g_test_message("%s/%u: jitter buffer %u ms (target %u ms), jitter %.2f ms, MOS %.2f",
+		       tc->codec, tc->ptime_ms, s.jitter_buffer_ms, s.jitter_buffer_target_ms,
+		       s.jitter_ms, s.mos);
 	g_assert_cmpstr(s.codec, ==, tc->codec);
 	g_assert_cmpuint(s.payload_type, ==, desc_for(tc->codec, 20, 0, 0).payload_type);
 	g_assert_cmpuint(s.clock_rate, ==, desc_for(tc->codec, 20, 0, 0).clock_rate);
@@ -624,6 +626,15 @@ static void test_tone(gconstpointer data)
 	if (!audio_judged(tc->codec))
 		goto out;
 	g_assert_cmpuint(s.jitter_buffer_ms, <=, 200);
+	/*
+	 * No loss: every codec plays at jitter-min, opus too (its packet more for FEC comes with
+	 * loss only). The target is jitter-min or a frame, what a calm line needs, and the delay
+	 * within the band the buffer keeps above it (a frame and 5 ms).
+	 */
+	g_assert_cmpuint(s.jitter_buffer_target_ms, >=, JITTER_MIN_MS);
+	g_assert_cmpuint(s.jitter_buffer_target_ms, <, JITTER_MIN_MS + tc->ptime_ms);
+	g_assert_cmpuint(s.jitter_buffer_ms, <=, s.jitter_buffer_target_ms + tc->ptime_ms + 5);
+	g_assert_cmpuint(s.fec_recovered_ms, ==, 0);
 	g_assert_false(isnan(s.mos));
 	g_assert_cmpfloat(s.mos, >=, 3.5);
 	g_assert_cmpfloat(s.mos, <=, 4.5);
@@ -864,12 +875,18 @@ static void test_garbage(void)
 	teardown_context();
 }
 
-/* A packet relay between A and B (both rtcp-mux) that drops every tenth RTP packet A sends. */
+/*
+ * A packet relay between A and B (both rtcp-mux) that drops every tenth RTP packet A sends
+ * (max_drops of them, when set), noting how long B's recording was at the last drop.
+ */
 typedef struct {
 	int fd;
 	guint port;
 	guint a_port, b_port;
 	guint from_a, dropped;
+	guint max_drops;
+	const char *b_out_path;
+	guint last_drop_ms;
 } Relay;
 
 static gboolean relay_ready(gint fd, GIOCondition cond, gpointer data)
@@ -887,9 +904,12 @@ static gboolean relay_ready(gint fd, GIOCondition cond, gpointer data)
 		if (n <= 0)
 			break;
 		sport = ntohs(from.sin_port);
-		if (sport == r->a_port && !sp_rtp_is_rtcp(buf, (gsize)n) && ++r->from_a % 10 == 0)
+		if (sport == r->a_port && !sp_rtp_is_rtcp(buf, (gsize)n) && ++r->from_a % 10 == 0 &&
+		    (r->max_drops == 0 || r->dropped < r->max_drops)) {
 			r->dropped++;
-		else if (sport == r->a_port)
+			if (r->b_out_path != NULL)
+				r->last_drop_ms = recording_ms(r->b_out_path);
+		} else if (sport == r->a_port)
 			send_raw(fd, r->b_port, buf, (gsize)n);
 		else if (sport == r->b_port)
 			send_raw(fd, r->a_port, buf, (gsize)n);
@@ -899,7 +919,8 @@ static gboolean relay_ready(gint fd, GIOCondition cond, gpointer data)
 
 /*
  * Loss: what is lost is counted and concealed (PCMU: PLC, the tone goes on in most windows;
- * opus: rebuilt from the next packet's FEC, so the tone goes on everywhere).
+ * opus: rebuilt from the next packet's FEC, which the jitter buffer holds once the first hole
+ * gave it one packet more of delay).
  */
 static void test_loss(gconstpointer data)
 {
@@ -933,8 +954,10 @@ static void test_loss(gconstpointer data)
 	wait_played(b, 100);
 	s = get_stats(b);
 	g_test_message("%s: %u dropped, %" G_GINT64_FORMAT " lost (%.1f %%), %" G_GUINT64_FORMAT
-		       " ms concealed",
-		       codec, r.dropped, s.packets_lost, s.loss_percent, s.concealed_ms);
+		       " ms concealed, %" G_GUINT64_FORMAT
+		       " ms of it from FEC; jitter buffer %u ms, target %u ms",
+		       codec, r.dropped, s.packets_lost, s.loss_percent, s.concealed_ms,
+		       s.fec_recovered_ms, s.jitter_buffer_ms, s.jitter_buffer_target_ms);
 	g_assert_cmpint(s.packets_lost, >=, (gint64)r.dropped - 2);
 	g_assert_cmpfloat(s.loss_percent, >, 5.0);
 	g_assert_cmpuint(s.concealed_ms, >=, 20);
@@ -944,12 +967,103 @@ static void test_loss(gconstpointer data)
 	g_assert_cmpfloat(s.loss_percent, <, 15.0);
 	share = recording_passing(b, from_ms, recording_ms(b->out_path), window_has_tone_a);
 	g_test_message("%s: A's tone in %.1f %% of the windows", codec, share * 100);
-	/* A pure tone is what PLC repeats best: even PCMU keeps most windows. */
+	/*
+	 * A pure tone is what PLC repeats best: even PCMU keeps most windows. Opus's frames rebuilt
+	 * from FEC (24 kbit/s SILK) come out some 11 dB down, as with libopus alone (see the
+	 * integration test of 10 % loss): the windows around a loss are not the clean tone, so the
+	 * share is no measure of FEC; its counter is.
+	 */
 	g_assert_cmpfloat(share, >=, 0.75);
-	if (g_str_equal(codec, "opus") && share < share_required())
-		g_test_incomplete("opus FEC did not rebuild the lost frames (at the minimum jitter "
-				  "delay the next packet is seldom there when the hole is played)");
+	if (g_str_equal(codec, "opus")) {
+		/* All but the first hole (and one for a loaded machine) rebuilt. */
+		g_assert_cmpuint(s.jitter_buffer_target_ms, >=, JITTER_MIN_MS + 20);
+		g_assert_cmpuint(s.jitter_buffer_ms, >=, JITTER_MIN_MS + 20);
+		g_assert_cmpuint(s.fec_recovered_ms, >=, (guint64)MAX(s.packets_lost - 2, 1) * 20);
+		g_assert_cmpuint(s.fec_recovered_ms, <=, s.concealed_ms);
+	} else {
+		g_assert_cmpuint(s.jitter_buffer_target_ms, <, JITTER_MIN_MS + 20);
+		g_assert_cmpuint(s.fec_recovered_ms, ==, 0);
+	}
 out:
+	g_source_destroy(src);
+	g_source_unref(src);
+	close(r.fd);
+	peer_free(a);
+	peer_free(b);
+	teardown_context();
+}
+
+static gboolean fec_delay_gone(gpointer data)
+{
+	SpMediaStats s = get_stats(data);
+
+	return s.jitter_buffer_target_ms < JITTER_MIN_MS + 20 &&
+	       s.jitter_buffer_ms <= s.jitter_buffer_target_ms + 20 + 5;
+}
+
+static gboolean relay_dropped_all(gpointer data)
+{
+	const Relay *r = data;
+
+	return r->dropped >= r->max_drops;
+}
+
+/*
+ * Opus's packet of delay for FEC goes once the line is clean again: five losses, then none; 10
+ * s after the last one (the engine's FEC_QUIET_US, as B's recording measures the time) the
+ * target is back at jitter-min and the delay has come down by the packet.
+ */
+static void test_fec_delay_goes(void)
+{
+	Peer *a, *b;
+	Relay r = {0};
+	GSource *src;
+	SpMediaDesc da, db;
+	SpMediaStats s;
+	guint gone_ms;
+
+	if (!audio_judged("opus")) {
+		/* Under valgrind opus falls behind: its late packets are holes that keep the delay.
+		 */
+		g_test_skip("opus cannot keep up under valgrind");
+		return;
+	}
+	setup_context();
+	a = peer_new("a", "A", 0);
+	b = peer_new("b", "B", 0);
+	r.fd = udp_socket("127.0.0.1", &r.port);
+	r.a_port = a->rtp_port;
+	r.b_port = b->rtp_port;
+	r.max_drops = 5;
+	r.b_out_path = b->out_path;
+	src = g_unix_fd_source_new(r.fd, G_IO_IN);
+	g_source_set_callback(src, G_SOURCE_FUNC(relay_ready), &r, NULL);
+	g_source_attach(src, ctx);
+	da = desc_for("opus", 20, r.port, 0);
+	db = desc_for("opus", 20, r.port, 0);
+	da.rtcp_mux = db.rtcp_mux = TRUE;
+	sp_media_stream_update(b->stream, &db);
+	sp_media_stream_update(a->stream, &da);
+
+	wait_for(relay_dropped_all, &r, "the relay's five drops");
+	wait_played(b, 300);
+	s = get_stats(b);
+	g_test_message(
+	    "after %u drops: jitter buffer %u ms, target %u ms, %" G_GUINT64_FORMAT " ms from FEC",
+	    r.dropped, s.jitter_buffer_ms, s.jitter_buffer_target_ms, s.fec_recovered_ms);
+	g_assert_cmpint(s.packets_lost, ==, 5);
+	g_assert_cmpuint(s.jitter_buffer_target_ms, >=, JITTER_MIN_MS + 20);
+	g_assert_cmpuint(s.fec_recovered_ms, >=, 4 * 20);
+
+	wait_for(fec_delay_gone, b, "the FEC delay to go");
+	gone_ms = recording_ms(b->out_path) - r.last_drop_ms;
+	s = get_stats(b);
+	g_test_message("gone %u ms after the last drop: jitter buffer %u ms, target %u ms", gone_ms,
+		       s.jitter_buffer_ms, s.jitter_buffer_target_ms);
+	/* Not before 10 s (less the recording's own lag behind B's clock). */
+	g_assert_cmpuint(gone_ms, >=, 10000 - 200);
+	g_assert_cmpint(s.packets_lost, ==, 5);
+
 	g_source_destroy(src);
 	g_source_unref(src);
 	close(r.fd);
@@ -1544,6 +1658,7 @@ int main(int argc, char **argv)
 	}
 	g_test_add_data_func("/media/stream/loss/PCMU", "PCMU", test_loss);
 	g_test_add_data_func("/media/stream/loss/opus", "opus", test_loss);
+	g_test_add_func("/media/stream/loss/opus-fec-delay-goes", test_fec_delay_goes);
 	g_test_add_func("/media/stream/dtmf/rfc4733", test_dtmf_rfc4733);
 	g_test_add_func("/media/stream/dtmf/inband", test_dtmf_inband);
 	g_test_add_func("/media/stream/mute", test_mute);
