@@ -438,7 +438,11 @@ static json_object *media_stats_to_json(const SpMediaStats *st)
 	json_add_number(o, "remoteLossPercent", st->remote_loss_percent);
 	json_add_number(o, "rttMs", st->rtt_ms);
 	json_object_object_add(o, "jitterBufferMs", json_object_new_int64(st->jitter_buffer_ms));
+	json_object_object_add(o, "jitterBufferTargetMs",
+			       json_object_new_int64(st->jitter_buffer_target_ms));
 	json_object_object_add(o, "concealedMs", json_object_new_int64((gint64)st->concealed_ms));
+	json_object_object_add(o, "fecRecoveredMs",
+			       json_object_new_int64((gint64)st->fec_recovered_ms));
 	json_object_object_add(o, "dtmfSent", json_object_new_int64((gint64)st->dtmf_sent));
 	json_object_object_add(o, "dtmfReceived", json_object_new_int64((gint64)st->dtmf_received));
 	json_object_object_add(o, "xruns", json_object_new_int64((gint64)st->xruns));
