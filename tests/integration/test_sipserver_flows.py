@@ -209,7 +209,9 @@ def test_session_interval_below_min_se_is_refused(env):
 # -- INVITE challenged by the site -------------------------------------------------------------
 
 
-def test_invite_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_path):
+def challenging_site_env(netns, site_factory, daemon_factory, tmp_path):
+    """One site, A, that challenges its users' INVITEs, re-INVITEs and REFERs as well as their
+    REGISTERs, and the phone registered on it (connection 0) with the password."""
     a = site_factory(SITE_A, name="A", farend=FAREND, users={DN: "s3cret"}, invite_auth=True)
     e = Env.__new__(Env)
     e.netns, e.tmp, e.a, e.daemon_factory, e.sipps = netns, tmp_path, a, daemon_factory, []
@@ -218,6 +220,12 @@ def test_invite_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_
     e.client = e.daemon.client()
     e.client.subscribe()
     e.wait_connection(0, "Ready")
+    return e
+
+
+def test_invite_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_path):
+    e = challenging_site_env(netns, site_factory, daemon_factory, tmp_path)
+    a = e.a
     try:
         far = e.farend("uas-answer")
         sid = e.dial("9001")["sessionId"]
@@ -245,14 +253,8 @@ def test_refer_challenged_by_the_site(netns, site_factory, daemon_factory, tmp_p
     """A site that authenticates its users' requests challenges a blind transfer's REFER as
     well: answered with the credentials, the far end gets the REFER and the call ends as
     transferred."""
-    a = site_factory(SITE_A, name="A", farend=FAREND, users={DN: "s3cret"}, invite_auth=True)
-    e = Env.__new__(Env)
-    e.netns, e.tmp, e.a, e.daemon_factory, e.sipps = netns, tmp_path, a, daemon_factory, []
-    e.daemon = daemon_factory(render_config([connection(a, user=DN, password="s3cret")]),
-                              netns=netns.name).start()
-    e.client = e.daemon.client()
-    e.client.subscribe()
-    e.wait_connection(0, "Ready")
+    e = challenging_site_env(netns, site_factory, daemon_factory, tmp_path)
+    a = e.a
     try:
         far = e.farend("uas-refer")
         sid = e.dial("9001")["sessionId"]
