@@ -1141,6 +1141,7 @@ static void stream_publish(Stream *st)
 	s.concealed_ms =
 	    st->info != NULL ? st->concealed_samples * 1000 / st->info->sample_rate : 0;
 	s.fec_recovered_ms = st->info != NULL ? st->fec_samples * 1000 / st->info->sample_rate : 0;
+	s.fec_delay = st->fec_delay;
 	s.dtmf_sent = st->dtmf_sent;
 	s.dtmf_received = st->dtmf_received;
 	s.xruns = st->engine->xruns;

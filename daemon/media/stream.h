@@ -121,6 +121,7 @@ typedef struct {
 	guint jitter_buffer_ms; /* current playout delay */
 	guint jitter_buffer_target_ms; /* the delay it aims at: jitter-min or more (opus: one
 					  packet more while packets are lost) */
+	gboolean fec_delay; /* opus: the packet more for FEC is held (holes in the last 10 s) */
 	guint64 concealed_ms;
 	guint64 fec_recovered_ms; /* of concealed_ms: lost frames rebuilt from the next packet's
 				     FEC data (opus) */

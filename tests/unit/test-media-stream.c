@@ -20,6 +20,7 @@
 
 #include "daemon/media/rtp.h"
 #include "daemon/media/stream.h"
+#include "daemon/media/tsan.h"
 
 /*
  * Each engine gets its own ALSA devices from a private ~/.asoundrc (HOME is a temporary
@@ -62,10 +63,15 @@ static double share_required(void)
 
 /*
  * And opus (two encoders and decoders at 48 kHz, one CPU under valgrind's serialised threads)
- * cannot keep up at all there: the audio is not judged, the rest is.
+ * cannot keep up at all there: the audio is not judged, the rest is. Nor under
+ * ThreadSanitizer (5 to 15 times slower, for races, not timing): late packets are holes there.
  */
 static gboolean audio_judged(const char *codec)
 {
+#ifdef SP_TSAN
+	if (g_str_equal(codec, "opus"))
+		return FALSE;
+#endif
 	return !(RUNNING_ON_VALGRIND && g_str_equal(codec, "opus"));
 }
 
@@ -627,14 +633,17 @@ static void test_tone(gconstpointer data)
 		goto out;
 	g_assert_cmpuint(s.jitter_buffer_ms, <=, 200);
 	/*
-	 * No loss: every codec plays at jitter-min, opus too (its packet more for FEC comes with
-	 * loss only). The target is jitter-min or a frame, what a calm line needs, and the delay
-	 * within the band the buffer keeps above it (a frame and 5 ms).
+	 * No loss: opus holds no packet more for FEC (that comes with holes only), and nothing is
+	 * rebuilt from FEC. A busy machine may make a packet late, which is a hole to the jitter
+	 * buffer: then the packet is held, as it should be, and the target shows it.
 	 */
 	g_assert_cmpuint(s.jitter_buffer_target_ms, >=, JITTER_MIN_MS);
-	g_assert_cmpuint(s.jitter_buffer_target_ms, <, JITTER_MIN_MS + tc->ptime_ms);
 	g_assert_cmpuint(s.jitter_buffer_ms, <=, s.jitter_buffer_target_ms + tc->ptime_ms + 5);
 	g_assert_cmpuint(s.fec_recovered_ms, ==, 0);
+	if (s.concealed_ms == 0)
+		g_assert_false(s.fec_delay);
+	if (s.fec_delay)
+		g_assert_cmpuint(s.jitter_buffer_target_ms, >=, JITTER_MIN_MS + tc->ptime_ms);
 	g_assert_false(isnan(s.mos));
 	g_assert_cmpfloat(s.mos, >=, 3.5);
 	g_assert_cmpfloat(s.mos, <=, 4.5);
@@ -995,10 +1004,7 @@ out:
 
 static gboolean fec_delay_gone(gpointer data)
 {
-	SpMediaStats s = get_stats(data);
-
-	return s.jitter_buffer_target_ms < JITTER_MIN_MS + 20 &&
-	       s.jitter_buffer_ms <= s.jitter_buffer_target_ms + 20 + 5;
+	return !get_stats(data).fec_delay;
 }
 
 static gboolean relay_dropped_all(gpointer data)
@@ -1025,7 +1031,7 @@ static void test_fec_delay_goes(void)
 	if (!audio_judged("opus")) {
 		/* Under valgrind opus falls behind: its late packets are holes that keep the delay.
 		 */
-		g_test_skip("opus cannot keep up under valgrind");
+		g_test_skip("opus audio is not judged under valgrind or ThreadSanitizer");
 		return;
 	}
 	setup_context();
@@ -1052,6 +1058,7 @@ static void test_fec_delay_goes(void)
 	    "after %u drops: jitter buffer %u ms, target %u ms, %" G_GUINT64_FORMAT " ms from FEC",
 	    r.dropped, s.jitter_buffer_ms, s.jitter_buffer_target_ms, s.fec_recovered_ms);
 	g_assert_cmpint(s.packets_lost, ==, 5);
+	g_assert_true(s.fec_delay);
 	g_assert_cmpuint(s.jitter_buffer_target_ms, >=, JITTER_MIN_MS + 20);
 	g_assert_cmpuint(s.fec_recovered_ms, >=, 4 * 20);
 
