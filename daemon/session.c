@@ -99,8 +99,7 @@ struct _SpSession {
 	SpMediaStream *stream;
 	SpConnection *ack_wait; /* answered, the ACK not yet in: the connection holding on */
 	gboolean media_heard; /* the stream has had a packet from the far end */
-	gboolean early_silent; /* early media announced, and nothing heard in EARLY_GRACE_MS */
-	guint early_timer;
+	guint early_timer;    /* early media announced: the EARLY_GRACE_MS before ringback */
 	json_object *audio; /* the statistics at the end, for the Disconnected event */
 
 	/*
@@ -324,12 +323,12 @@ static void session_update_media(SpSession *s)
 	explicit_bzero(&desc, sizeof(desc));
 }
 
-/* soa reported SDP (tags of nua_i_state): when both sides are known and answered, apply it. */
 static gboolean on_early_grace(gpointer data);
 static void clear_source(guint *id);
 static void session_end_ack_wait(SpSession *s);
 static void session_notify_referrer(SpSession *s, int status, const char *phrase);
 
+/* soa reported SDP (tags of nua_i_state): when both sides are known and answered, apply it. */
 static void session_on_sdp(SpSession *s, const char *local, const char *remote, gboolean answered)
 {
 	const SpConfig *config = sp_phone_get_config(s->phone);
@@ -388,7 +387,6 @@ static void session_on_sdp(SpSession *s, const char *local, const char *remote, 
 						s->local_address ? s->local_address : "0.0.0.0",
 						sp_rtp_port_get_port(s->rtp), s);
 		s->media_heard = FALSE;
-		s->early_silent = FALSE;
 		if (s->status == SP_SESSION_IN_PROGRESS) {
 			g_info("session %s: early media announced", s->id);
 			clear_source(&s->early_timer);
@@ -923,8 +921,9 @@ gboolean sp_session_is_auto_answering(SpSession *s)
  */
 gboolean sp_session_wants_ringback(SpSession *s)
 {
+	/* A stream made while InProgress started early_timer: once it has run, the grace is over. */
 	return s->outbound && s->status == SP_SESSION_IN_PROGRESS && s->ringing &&
-	       (s->stream == NULL || (s->early_silent && !s->media_heard));
+	       (s->stream == NULL || (s->early_timer == 0 && !s->media_heard));
 }
 
 gboolean sp_session_is_holding(SpSession *s)
@@ -1700,6 +1699,18 @@ SpSession *sp_session_new_referred(SpCalls *calls, const char *id, SpSession *fr
  * keeps the implicit subscription; the new call's progress goes to the transferor as NOTIFY
  * message/sipfrag (RFC 3515 §2.4.4), and the old call ends once the new one is answered.
  */
+/* A NOTIFY message/sipfrag of a REFER's implicit subscription (RFC 3515 §2.4.4). */
+static void notify_sipfrag(nua_handle_t *nh, sip_event_t const *event, int status,
+			   const char *phrase)
+{
+	g_autofree char *frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status, phrase ? phrase : "");
+
+	nua_notify(nh, TAG_IF(event != NULL, SIPTAG_EVENT(event)),
+		   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
+		   NUTAG_SUBSTATE(status >= 200 ? nua_substate_terminated : nua_substate_active),
+		   TAG_END());
+}
+
 static void on_i_refer(SpSession *s, int status, sip_t const *sip, tagi_t tags[])
 {
 	su_home_t home[1] = {SU_HOME_INIT(home)};
@@ -1724,10 +1735,7 @@ static void on_i_refer(SpSession *s, int status, sip_t const *sip, tagi_t tags[]
 		g_info("session %s: REFER not followed (%s)", s->id,
 		       uri == NULL ? "no sip: Refer-To" : "call not up");
 		if (event != NULL)
-			nua_notify(s->nh, SIPTAG_EVENT(event),
-				   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
-				   SIPTAG_PAYLOAD_STR("SIP/2.0 603 Declined\r\n"),
-				   NUTAG_SUBSTATE(nua_substate_terminated), TAG_END());
+			notify_sipfrag(s->nh, event, 603, "Declined");
 		goto done;
 	}
 	g_info("session %s: referred to %s%s%s", s->id, uri, headers ? " with " : "",
@@ -1735,10 +1743,7 @@ static void on_i_refer(SpSession *s, int status, sip_t const *sip, tagi_t tags[]
 	if (sp_calls_follow_refer(s->calls, s, uri, headers, s->nh, event, &error) == NULL) {
 		g_info("session %s: cannot follow the REFER: %s", s->id, error->message);
 		if (event != NULL)
-			nua_notify(s->nh, SIPTAG_EVENT(event),
-				   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"),
-				   SIPTAG_PAYLOAD_STR("SIP/2.0 503 Service Unavailable\r\n"),
-				   NUTAG_SUBSTATE(nua_substate_terminated), TAG_END());
+			notify_sipfrag(s->nh, event, 503, "Service Unavailable");
 	}
 done:
 	su_home_deinit(home);
@@ -1749,7 +1754,6 @@ static gboolean on_early_grace(gpointer data)
 	SpSession *s = data;
 
 	s->early_timer = 0;
-	s->early_silent = TRUE;
 	if (!s->media_heard && s->status == SP_SESSION_IN_PROGRESS) {
 		g_info("session %s: no early media in %d ms; ringback until it is heard", s->id,
 		       EARLY_GRACE_MS);
@@ -1963,17 +1967,10 @@ static gboolean on_retry_timeout(gpointer data)
  */
 static void session_notify_referrer(SpSession *s, int status, const char *phrase)
 {
-	g_autofree char *frag = NULL;
-	gboolean final = status >= 200;
-
 	if (s->refer_nh == NULL || s->refer_final || status <= 100)
 		return;
-	frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status, phrase ? phrase : "");
-	nua_notify(s->refer_nh, TAG_IF(s->refer_event != NULL, SIPTAG_EVENT(s->refer_event)),
-		   SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
-		   NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),
-		   TAG_END());
-	s->refer_final = final;
+	notify_sipfrag(s->refer_nh, s->refer_event, status, phrase);
+	s->refer_final = status >= 200;
 }
 
 static void on_r_invite(SpSession *s, int status, char const *phrase, sip_t const *sip)
