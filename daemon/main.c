@@ -26,6 +26,7 @@ typedef struct {
 	GMainLoop *loop;
 	SpPhone *phone;
 	SpRpcServer *server;
+	const SpRpcWebsocketModule *websocket_module; /* loaded with the first WebSocket */
 	SpRpcWebsocket *websocket;
 	guint shutdown_ms;
 	gboolean stopping;
@@ -143,6 +144,9 @@ static gboolean start_websocket(SpDaemon *d, const SpConfig *config, const char 
 
 	if (dc->websocket == NULL)
 		return TRUE;
+	d->websocket_module = sp_rpc_websocket_module_load(error);
+	if (d->websocket_module == NULL)
+		return FALSE;
 	if (dc->websocket_token_file != NULL) {
 		token_path = g_strdup(dc->websocket_token_file);
 	} else {
@@ -155,15 +159,21 @@ static gboolean start_websocket(SpDaemon *d, const SpConfig *config, const char 
 	token = sp_rpc_websocket_load_token(token_path, &source, error);
 	if (token == NULL)
 		return FALSE;
-	d->websocket = sp_rpc_websocket_new(
+	d->websocket = d->websocket_module->create(
 	    d->server, dc->websocket, (const char *const *)dc->websocket_origins, token, error);
 	explicit_bzero(token, strlen(token));
 	g_free(token);
 	if (d->websocket == NULL)
 		return FALSE;
-	url = sp_rpc_websocket_page_url(d->websocket);
+	url = d->websocket_module->page_url(d->websocket);
 	g_message("agent page and WebSocket at %s (token from %s)", url, source);
 	return TRUE;
+}
+
+static void stop_websocket(SpDaemon *d)
+{
+	if (d->websocket != NULL)
+		d->websocket_module->free(g_steal_pointer(&d->websocket));
 }
 
 static void log_warnings(const SpConfig *config)
@@ -279,7 +289,7 @@ int main(int argc, char **argv)
 	}
 
 	if (!sp_phone_start(d.phone, &error)) {
-		g_clear_pointer(&d.websocket, sp_rpc_websocket_free);
+		stop_websocket(&d);
 		g_critical("cannot start: %s", error->message);
 		sp_rpc_server_free(d.server);
 		sp_phone_free(d.phone);
@@ -306,7 +316,7 @@ int main(int argc, char **argv)
 		g_source_remove(watchdog_id);
 	if (d.hard_stop_id != 0)
 		g_source_remove(d.hard_stop_id);
-	g_clear_pointer(&d.websocket, sp_rpc_websocket_free);
+	stop_websocket(&d);
 	g_clear_pointer(&d.server, sp_rpc_server_free);
 	g_clear_pointer(&d.phone, sp_phone_free);
 	g_main_loop_unref(d.loop);

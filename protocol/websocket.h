@@ -15,7 +15,30 @@ typedef struct _SpRpcWebsocket SpRpcWebsocket;
 #define SP_RPC_WS_TOKEN_CREDENTIAL "softphoned-websocket-token"
 
 /*
- * Listens on address ("127.0.0.1:8088", "[::1]:8088"; the config has checked it is loopback)
+ * The transport is a module of its own (websocket.so, linked with libsoup), so that a daemon
+ * without a WebSocket never loads libsoup. The daemon looks up one symbol in it,
+ * SP_RPC_WS_MODULE_SYMBOL: an SpRpcWebsocketModule holding the three functions below.
+ */
+#define SP_RPC_WS_MODULE_NAME "websocket.so"
+#define SP_RPC_WS_MODULE_SYMBOL "sp_rpc_websocket_module"
+
+typedef struct {
+	SpRpcWebsocket *(*create)(SpRpcServer *server, const char *address,
+				  const char *const *origins, const char *token, GError **error);
+	void (*free)(SpRpcWebsocket *ws);
+	char *(*page_url)(SpRpcWebsocket *ws);
+} SpRpcWebsocketModule;
+
+/*
+ * Loads the module once: from the build tree when the running program is in one (a meson
+ * build directory, as the tests run it), else from the installed module directory. NULL, with
+ * error set, when it cannot be loaded.
+ */
+const SpRpcWebsocketModule *sp_rpc_websocket_module_load(GError **error);
+
+/*
+ * In the module (and linked into the unit tests):
+ * listens on address ("127.0.0.1:8088", "[::1]:8088"; the config has checked it is loopback)
  * and serves server's methods and events to clients that present token and, when they send an
  * Origin, one of origins (exact strings) or the page's own. Registers itself as the server's
  * second transport. token is copied.

@@ -6,11 +6,18 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sites import free_port  # noqa: E402
 
 SOURCE = Path(__file__).resolve().parents[2]
 VERSION = re.search(r"version\s*:\s*'([^']+)'", (SOURCE / "meson.build").read_text()).group(1)
@@ -94,6 +101,35 @@ def running_softphoned():
         except OSError:
             pass
     return pids
+
+
+def serve_agent_page():
+    """Runs the installed daemon with a loopback WebSocket and no connection; returns its /."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port(addr="127.0.0.1", proto="tcp")
+        conf = Path(tmp) / "softphoned.conf"
+        conf.write_text(f"[daemon]\nwebsocket=127.0.0.1:{port}\n")
+        log = open(Path(tmp) / "log", "w+")
+        proc = subprocess.Popen(["/usr/bin/softphoned", "--config", str(conf), "--socket",
+                                 str(Path(tmp) / "control")], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(ENV, XDG_STATE_HOME=tmp, XDG_RUNTIME_DIR=tmp))
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                log.seek(0)
+                text = log.read()
+                if "agent page and WebSocket at" in text:
+                    break
+                assert proc.poll() is None, f"the installed daemon exited:\n{text}"
+                assert time.monotonic() < deadline, f"no agent page:\n{text}"
+                time.sleep(0.1)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+                return r.read().decode()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            log.close()
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +220,14 @@ def test_install_verify_and_purge(deb):
             assert r.stdout.strip().startswith(f"/usr/share/man/man{section}/"), r.stdout
             r = run(["man", "--warnings", section, name], env=dict(ENV, MANWIDTH="80"))
             assert r.stderr == "" and "NAME" in r.stdout, r.stderr
+
+        # The installed daemon finds its WebSocket module where the package put it: the
+        # agent page is served.
+        listing = run(["dpkg", "-L", "softphoned"]).stdout.split()
+        assert any(re.fullmatch(r"/usr/lib/[^/]+/softphoned/websocket\.so", p)
+                   for p in listing), listing
+        page = serve_agent_page()
+        assert "<html" in page.lower(), page[:200]
 
         # The completion, as bash-completion would load it.
         r = run(["bash", "-c", "source /usr/share/bash-completion/completions/softphonectl"

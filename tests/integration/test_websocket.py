@@ -7,6 +7,7 @@ Unix socket (softphonectl) going on beside it."""
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -469,3 +470,33 @@ def test_failed_handshakes_do_not_disturb_others(ws):
                           lambda p: p["connectionId"] == 9)["user"] == "5001"
     wait_clients(ws.daemon, 1)
     assert sub.result("GetStatus")["subscribers"] == 1
+
+
+def mapped_libraries(pid):
+    with open(f"/proc/{pid}/maps", encoding="ascii", errors="replace") as f:
+        return {line.split()[-1] for line in f if "/" in line}
+
+
+def test_libsoup_is_loaded_only_with_a_websocket(daemon_factory):
+    """The transport is a module: a daemon without websocket= never maps libsoup."""
+    plain = daemon_factory(config_text="[daemon]\n").start()
+    assert not [p for p in mapped_libraries(plain.pid) if "libsoup" in p]
+    ws = Ws(daemon_factory)
+    assert [p for p in mapped_libraries(ws.daemon.pid) if "libsoup" in p]
+    assert [p for p in mapped_libraries(ws.daemon.pid) if p.endswith("/websocket.so")]
+
+
+def test_a_missing_websocket_module_is_a_clear_error(tmp_path):
+    """A daemon copied out of its build tree looks in the installed module directory, where
+    nothing is: it says so and exits, rather than running without the configured transport."""
+    (tmp_path / "bin").mkdir()
+    exe = tmp_path / "bin" / "softphoned"
+    shutil.copy(SOFTPHONED, exe)
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"[daemon]\nwebsocket={ADDR}:{free_port(addr=ADDR, proto='tcp')}\n")
+    out = subprocess.run([str(exe), "--config", str(conf), "--socket", str(tmp_path / "s")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                         env=dict(os.environ, XDG_STATE_HOME=str(tmp_path)))
+    err = out.stderr.decode()
+    assert out.returncode == 69, err
+    assert "cannot load the WebSocket module" in err and "websocket.so" in err, err
