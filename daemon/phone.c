@@ -108,6 +108,8 @@ SpPhone *sp_phone_new(const SpConfig *config, GError **error)
 		sp_phone_free(phone);
 		return NULL;
 	}
+	/* Every NUA's stack runs in this thread too (sofia would start a thread for each). */
+	su_root_threading(phone->root, 0);
 	phone->root_source = su_glib_root_gsource(phone->root);
 	g_source_attach(phone->root_source, NULL);
 	phone->calls = sp_calls_new(phone);
