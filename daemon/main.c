@@ -1,5 +1,6 @@
 /* softphoned's entry point: options, config, logging, signals, sd_notify and the main loop. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ static gboolean parse_log_level(const char *s, GLogLevelFlags *out)
 	return FALSE;
 }
 
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 				   gpointer user_data)
 {
@@ -65,10 +68,20 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
 	/* Lower bits are more severe; anything above the chosen level is dropped. */
 	if (only > max_level)
 		return G_LOG_WRITER_HANDLED;
-	if (log_to_journal &&
-	    g_log_writer_journald(level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
-		return G_LOG_WRITER_HANDLED;
-	return g_log_writer_standard_streams(level, fields, n_fields, user_data);
+	GLogWriterOutput out = G_LOG_WRITER_UNHANDLED;
+
+	/*
+	 * The media thread logs too, and GLib's stream writer formats its timestamp with
+	 * localtime(), whose buffer is libc's only one: one line at a time. A pthread mutex rather
+	 * than a GMutex, so that ThreadSanitizer sees it.
+	 */
+	pthread_mutex_lock(&log_lock);
+	if (log_to_journal)
+		out = g_log_writer_journald(level, fields, n_fields, user_data);
+	if (out != G_LOG_WRITER_HANDLED)
+		out = g_log_writer_standard_streams(level, fields, n_fields, user_data);
+	pthread_mutex_unlock(&log_lock);
+	return out;
 }
 
 static void notify_status(SpPhone *phone, gpointer user_data)
