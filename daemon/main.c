@@ -64,11 +64,11 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
 				   gpointer user_data)
 {
 	GLogLevelFlags only = level & G_LOG_LEVEL_MASK;
+	GLogWriterOutput out = G_LOG_WRITER_UNHANDLED;
 
 	/* Lower bits are more severe; anything above the chosen level is dropped. */
 	if (only > max_level)
 		return G_LOG_WRITER_HANDLED;
-	GLogWriterOutput out = G_LOG_WRITER_UNHANDLED;
 
 	/*
 	 * The media thread logs too, and GLib's stream writer formats its timestamp with

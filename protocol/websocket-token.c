@@ -16,7 +16,6 @@
 #define TOKEN_BYTES 32
 #define TOKEN_MAX_FILE 4096
 #define TOKEN_MIN_LEN 16
-/* ---- token -------------------------------------------------------------------------------- */
 
 gboolean sp_rpc_websocket_token_equal(const char *expected, const char *given)
 {
